@@ -1,0 +1,65 @@
+# DNS Chaos Lab. `make demo` and `make test` work as the first command on a fresh machine:
+# they install the pinned tools (`make tools`) and the Python environment themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LAB    ?= kind
+OUT    ?= reports/latest
+PYTEST_ARGS ?=
+
+.PHONY: help tools venv test demo up down status lint protos images clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+tools: ## build/install the pinned real binaries into .tools/bin (cached)
+	@tools/install.sh
+
+# The venv is rebuilt only when pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	@echo "==> [venv] installing the lab and its test tools into $(VENV)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed ## the Python environment (.venv)
+
+test: tools venv ## the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: tools venv ## the flagship game day on a local lab; report in $(OUT)
+	$(BIN)/chaoslab demo --out $(OUT)
+
+up: ## start the lab: on kind (default) or LAB=local
+ifeq ($(LAB),local)
+	@$(MAKE) --no-print-directory tools venv
+	$(BIN)/chaoslab up --local
+else
+	charts/kind-up.sh
+endif
+
+down: ## stop the lab (LAB=local for the local one)
+ifeq ($(LAB),local)
+	$(BIN)/chaoslab down
+else
+	charts/kind-down.sh
+endif
+
+status: venv ## health of every component of the local lab
+	$(BIN)/chaoslab status
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+
+protos: venv ## regenerate the committed gRPC stubs from services/protos
+	services/gen_protos.sh
+
+images: ## build the container images (docker)
+	charts/build-images.sh
+
+clean: ## remove the venv, tools and lab state
+	rm -rf $(VENV) .tools .lab

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Installs the lab's real binaries into .tools/bin, each at a pinned version.
+# Idempotent: a step whose stamp matches is skipped, so a second run takes seconds.
+# Go builds use the shared Go module and build caches, so a fresh clone on a machine
+# that built once before relinks in well under a minute.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+bin="$tools/bin"
+stamps="$tools/stamps"
+mkdir -p "$bin" "$stamps"
+
+K8S_VERSION=v1.34.4          # kube-apiserver, kubectl (tools/k8s/go.mod pins the same)
+HELM_VERSION=v3.19.5         # helm
+ETCD_SUITE=trixie            # etcd-server 3.5.x: Kubernetes 1.34 wants etcd >= 3.5; bookworm has 3.4
+PROMETHEUS_SUITE=bookworm    # prometheus 2.42 from the machine's own Debian release
+
+step() { printf '==> [tools] %s\n' "$*"; }
+fail() { printf 'ERROR [tools] %s\n' "$*" >&2; exit 1; }
+
+# A stamp records what was installed; the step reruns when the wanted value changes.
+fresh() { # name wanted binary...
+  local name=$1 wanted=$2; shift 2
+  [[ -f "$stamps/$name" && "$(cat "$stamps/$name")" == "$wanted" ]] || return 1
+  local b; for b in "$@"; do [[ -x "$bin/$b" ]] || return 1; done
+}
+stamp() { printf '%s' "$2" > "$stamps/$1"; }
+
+# `tools/install.sh [STEP...]` runs only the named steps (k8s coredns helm etcd prometheus dig).
+only=" $* "
+want() { [[ "$only" == "  " || "$only" == *" $1 "* ]]; }
+
+command -v go >/dev/null || fail "go is not installed; the lab builds CoreDNS, Kubernetes and Helm from their Go modules"
+
+# --- kube-apiserver + kubectl -------------------------------------------------
+if ! want k8s; then :
+elif fresh k8s "$K8S_VERSION" kube-apiserver kubectl; then
+  step "kube-apiserver, kubectl $K8S_VERSION: cached"
+else
+  step "kube-apiserver, kubectl $K8S_VERSION: building from k8s.io/kubernetes (first time: 10-20 min on 2 cores)"
+  # The version stamps are what `make release` would set; kubectl and helm read them.
+  vpkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
+  minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  ldflags="-s -w"
+  for p in "${vpkgs[@]}"; do
+    ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  (cd "$root/tools/k8s" && go build -trimpath -ldflags="$ldflags" -o "$bin/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) \
+    || fail "building kube-apiserver/kubectl failed (see the go output above)"
+  stamp k8s "$K8S_VERSION"
+fi
+
+# --- coredns with the chaoslab plugin ------------------------------------------
+# The stamp is a hash of the build module and the plugin source, so editing the plugin rebuilds.
+coredns_src="$root/dns/coredns"
+if want coredns; then
+coredns_hash=$(cd "$coredns_src" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if fresh coredns "$coredns_hash" coredns; then
+  step "coredns (with chaoslab plugin): cached"
+else
+  step "coredns (with chaoslab plugin): building from github.com/coredns/coredns (first time: ~3 min)"
+  (cd "$coredns_src" && go build -trimpath -ldflags='-s -w' -o "$bin/coredns" .) \
+    || fail "building coredns failed (see the go output above)"
+  stamp coredns "$coredns_hash"
+fi
+fi
+
+# --- helm ----------------------------------------------------------------------
+if ! want helm; then :
+elif fresh helm "$HELM_VERSION" helm; then
+  step "helm $HELM_VERSION: cached"
+else
+  step "helm $HELM_VERSION: building from helm.sh/helm/v3 (first time: ~3 min)"
+  GOBIN="$bin" go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+    || fail "building helm failed (see the go output above)"
+  stamp helm "$HELM_VERSION"
+fi
+
+# --- Debian packages: etcd, prometheus -----------------------------------------
+# Fetched with apt into a private list/cache under .tools/apt and unpacked with dpkg -x, so
+# the machine's own apt configuration is never changed. The mirror is the one the machine
+# already uses; only the suite differs.
+apt_root="$tools/apt"
+debian_uri() {
+  local u
+  u=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [[ -n "$u" ]] || u=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [[ -n "$u" ]] || fail "cannot find the Debian mirror in /etc/apt; install etcd-server and prometheus by hand"
+  printf '%s' "$u"
+}
+apt_opts=()
+apt_prepare() { # suite
+  local suite=$1 dir="$apt_root/$1"
+  mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$(debian_uri)" "$suite" > "$dir/sources.list"
+  apt_opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o "Dir::Etc::sourceparts=-"
+            -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache::Archives=$dir/archives"
+            -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root")
+  if [[ ! -f "$dir/updated" ]]; then
+    apt-get -qq "${apt_opts[@]}" update || fail "apt-get update for Debian $suite failed"
+    touch "$dir/updated"
+  fi
+}
+deb_binary() { # suite package binary-path-in-deb name
+  local suite=$1 pkg=$2 path=$3 name=$4 ver dir
+  apt_prepare "$suite"
+  ver=$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/{print $2}')
+  [[ -n "$ver" && "$ver" != "(none)" ]] || fail "Debian $suite has no package $pkg"
+  if fresh "$name" "$pkg=$ver" "$name"; then step "$name ($pkg $ver from Debian $suite): cached"; return; fi
+  step "$name ($pkg $ver from Debian $suite): downloading"
+  dir="$apt_root/$suite/unpack-$pkg"
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && apt-get -qq "${apt_opts[@]}" download "$pkg=$ver") || fail "apt-get download $pkg failed"
+  dpkg -x "$dir"/*.deb "$dir/root" || fail "unpacking $pkg failed"
+  install -m 0755 "$dir/root/$path" "$bin/$name"
+  stamp "$name" "$pkg=$ver"
+}
+if want etcd; then deb_binary "$ETCD_SUITE" etcd-server usr/bin/etcd etcd; fi
+if want prometheus; then deb_binary "$PROMETHEUS_SUITE" prometheus usr/bin/prometheus prometheus; fi
+
+# --- dig (tests query CoreDNS with dig as well as dnspython) -------------------
+if ! want dig; then :
+elif command -v dig >/dev/null; then
+  step "dig: present ($(command -v dig))"
+else
+  step "dig: installing Debian's dnsutils"
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get -qq update && apt-get -qq install -y --no-install-recommends dnsutils >/dev/null \
+      || fail "apt-get install dnsutils failed"
+  else
+    fail "dig is missing; run: sudo apt-get install dnsutils"
+  fi
+fi
+
+step "all tools ready in $bin"
