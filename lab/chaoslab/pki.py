@@ -106,8 +106,9 @@ class Authority:
                 critical=False,
             )
         cert = builder.sign(self._key, hashes.SHA256())
+        pem = cert.public_bytes(serialization.Encoding.PEM)
         return CertFiles(
-            cert=_write(self.directory / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            cert=_write(self.directory / f"{stem}.crt", pem),
             key=_write(self.directory / f"{stem}.key", _key_pem(key)),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,9 @@ def test_apply_read_back_and_rbac_refusal(tmp_path: Path) -> None:
         widget = json.loads(cp.kubectl("get", "widget", "w1", "-o", "json").stdout)
         assert widget["spec"] == {"size": 3}
         # The CRD's schema is enforced by the API server itself.
-        bad = cp.kubectl("apply", "-f", "-", check=False, input="apiVersion: example.test/v1\n"
-                         "kind: Widget\nmetadata: {name: w2, namespace: default}\nspec: {size: 0}\n")
+        bad = cp.kubectl("apply", "-f", "-", check=False,
+                         input="apiVersion: example.test/v1\nkind: Widget\n"
+                         "metadata: {name: w2, namespace: default}\nspec: {size: 0}\n")
         assert bad.returncode != 0 and "spec.size" in bad.stderr
 
         cp.kubectl("apply", "-f", "-", input=CONFIGMAP)
@@ -78,7 +80,7 @@ def test_apply_read_back_and_rbac_refusal(tmp_path: Path) -> None:
 
 def test_controlplane_command_up_down(tmp_path: Path) -> None:
     workdir = tmp_path / "cp"
-    chaoslab = ["chaoslab"]
+    chaoslab = [str(Path(sys.executable).parent / "chaoslab")]  # the installed entry point
     up = subprocess.run([*chaoslab, "controlplane", "up", "--dir", str(workdir)],
                         capture_output=True, text=True, timeout=120)
     assert up.returncode == 0, up.stdout + up.stderr

@@ -1,0 +1,138 @@
+"""`chaoslab up|down|status|demo`: the local lab's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chaoslab.local import demo, health, runtime
+from chaoslab.local.state import LabState
+from chaoslab.procs import ComponentFailed
+from chaoslab.toolpaths import ToolMissing
+
+_LAB_DIR_HELP = "where the lab keeps its state, logs and data (default: %(default)s)"
+
+
+def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
+    return runtime.LabOptions(
+        lab_dir=args.lab_dir,
+        profile=args.profile,
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        load=not getattr(args, "no_load", False),
+    )
+
+
+def _add_lab_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lab-dir", type=Path, default=Path(".lab"), help=_LAB_DIR_HELP)
+    parser.add_argument(
+        "--profile",
+        default="backoff-jitter",
+        help="client resilience profile of every service: naive, backoff-jitter, resilient, "
+        "resilient-stale (default: %(default)s)",
+    )
+    parser.add_argument("--users", type=int, default=20,
+                        help="Locust customers generating load (default: %(default)s)")
+    parser.add_argument("--spawn-rate", type=float, default=10.0,
+                        help="customers started per second (default: %(default)s)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser(
+        "up",
+        help="start the lab (locally with --local; the kind lab is `make up`)",
+        description="Start the local lab: etcd + kube-apiserver, CoreDNS fed from the "
+        "kube-system/coredns ConfigMap, every service of both regions, the operator, "
+        "Prometheus and Locust, all on loopback. Returns once every component is healthy; "
+        "the lab keeps running in the background until `chaoslab down`. Writes "
+        ".lab/state.json and .lab/kubeconfig; logs in .lab/logs/.",
+    )
+    up.add_argument("--local", action="store_true",
+                    help="run as local processes (the only mode this command starts; "
+                    "for kind use `make up`)")
+    up.add_argument("--no-load", action="store_true", help="do not start Locust's customers")
+    _add_lab_flags(up)
+    up.set_defaults(func=run_up)
+
+    down = sub.add_parser("down", help="stop the local lab and remove its data (logs stay)")
+    down.add_argument("--lab-dir", type=Path, default=Path(".lab"), help=_LAB_DIR_HELP)
+    down.set_defaults(func=run_down)
+
+    status = sub.add_parser("status", help="health of every component of the local lab")
+    status.add_argument("--lab-dir", type=Path, default=Path(".lab"), help=_LAB_DIR_HELP)
+    status.set_defaults(func=run_status)
+
+    d = sub.add_parser(
+        "demo",
+        help="the flagship game day on a local lab, start to finish, with the report",
+        description="Start a local lab, warm up, apply the flagship scenario (DynamoDB "
+        "us-east-1 answers NODATA), keep the load on through outage and recovery, write "
+        "the game-day report, stop the lab. About 5 minutes.",
+    )
+    d.add_argument("--out", type=Path, default=Path("reports/latest"),
+                   help="report folder: report.html, report.json, PNG plots "
+                   "(default: %(default)s)")
+    d.add_argument("--scenario", type=Path, default=demo.FLAGSHIP,
+                   help="the OutageScenario to apply (default: the flagship)")
+    d.add_argument("--warmup", type=float, default=20.0,
+                   help="seconds of healthy steady state required first (default: %(default)s)")
+    d.add_argument("--recovery", type=float, default=60.0,
+                   help="seconds of load kept on after DNS is restored (default: %(default)s)")
+    _add_lab_flags(d)
+    d.set_defaults(func=run_demo)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def run_up(args: argparse.Namespace) -> int:
+    if not args.local:
+        return _fail("`chaoslab up` starts the local lab: add --local "
+                     "(`make up LAB=local`); the kind lab is `make up`")
+    lab = runtime.LocalLab(_lab_options(args))
+    try:
+        state = lab.up()
+    except (ComponentFailed, ToolMissing) as exc:
+        return _fail(str(exc))
+    print(f"""
+The lab is up. State in {lab.state_file}
+  DNS (CoreDNS)   {state.dns}
+  Prometheus      {state.prometheus}
+  Locust          {state.locust}
+  kubeconfig      export KUBECONFIG={state.kubeconfig}
+Try:  kubectl apply -f scenarios/us-east-1-dynamodb-dns.yaml
+      dig @{state.dns.split(':')[0]} -p {state.dns.split(':')[1]} dynamodb.us-east-1.aws.internal
+      chaoslab status ; chaoslab report --out reports/now ; chaoslab down""")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    if runtime.down(args.lab_dir):
+        print("the local lab is stopped (logs kept in .lab/logs/)")
+    else:
+        print("no local lab is running (no .lab/state.json)")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    state_file = args.lab_dir / "state.json"
+    if not state_file.exists():
+        return _fail("no local lab is running; start one with `make up LAB=local`")
+    rows = health.check(LabState.load(state_file))
+    print(health.render(rows))
+    return 0 if all(r.healthy for r in rows) else 1
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    opts = demo.DemoOptions(out=args.out, scenario=args.scenario.resolve(),
+                            warmup_seconds=args.warmup, recovery_seconds=args.recovery)
+    try:
+        return demo.run(opts, _lab_options(args))
+    except (ComponentFailed, ToolMissing) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted; the lab was stopped", file=sys.stderr)
+        return 130

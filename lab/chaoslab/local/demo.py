@@ -1,0 +1,186 @@
+"""`chaoslab demo` (make demo): the flagship game day, start to finish, on a local lab.
+
+Phases: start the lab → warm up until customers see a steady, healthy service → apply the
+flagship OutageScenario with kubectl (DynamoDB's us-east-1 endpoint answers NODATA, as on
+20 October 2025) → keep the load on through the outage and the recovery → write the
+game-day report → stop the lab. Each phase says what it is waiting for; any failure or
+Ctrl-C still stops every process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from chaoslab.local.runtime import LabOptions, LocalLab
+from chaoslab.procs import ComponentFailed
+from chaoslab.toolpaths import REPO_ROOT, tool
+
+FLAGSHIP = REPO_ROOT / "scenarios" / "us-east-1-dynamodb-dns.yaml"
+
+# Share of customer calls failing, per workflow, over the last 10 s.
+WORKFLOW_ERRORS = (
+    'sum by (workflow) (rate(chaoslab_loadtest_requests_total{result="error"}[10s]))'
+    " / sum by (workflow) (rate(chaoslab_loadtest_requests_total[10s]))"
+)
+CUSTOMER_RATE = "sum(rate(chaoslab_loadtest_requests_total[10s]))"
+CUSTOMER_ERRORS = (
+    'sum(rate(chaoslab_loadtest_requests_total{result="error"}[10s]))'
+    " / sum(rate(chaoslab_loadtest_requests_total[10s]))"
+)
+
+
+@dataclass
+class DemoOptions:
+    out: Path = Path("reports/latest")
+    scenario: Path = FLAGSHIP
+    warmup_seconds: float = 20.0  # healthy steady state required before the fault
+    warmup_timeout: float = 120.0
+    recovery_seconds: float = 60.0  # load kept on after the fault is reverted
+    error_budget: float = 0.02  # steady state: customer error share below this
+
+
+def say(message: str) -> None:
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", flush=True)
+
+
+class Prometheus:
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def vector(self, query: str) -> list[dict[str, Any]]:
+        resp = requests.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=5)
+        resp.raise_for_status()
+        return resp.json()["data"]["result"]
+
+    def scalar(self, query: str) -> float | None:
+        result = self.vector(query)
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if value != value else value  # NaN: no traffic yet
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (e.g. from a CI timeout) shuts down as cleanly as Ctrl-C."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def kubectl(kubeconfig: str, *args: str) -> str:
+    out = subprocess.run([str(tool("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise ComponentFailed(f"kubectl {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout
+
+
+def scenario_status(kubeconfig: str, namespace: str, name: str) -> dict[str, Any]:
+    obj = json.loads(kubectl(kubeconfig, "get", "outagescenario", name, "-n", namespace,
+                             "-o", "json"))
+    return obj.get("status") or {}
+
+
+def _customer_line(prom: Prometheus) -> str:
+    rate = prom.scalar(CUSTOMER_RATE) or 0.0
+    errors = prom.scalar(CUSTOMER_ERRORS) or 0.0
+    per_workflow = {
+        r["metric"].get("workflow", "?"): float(r["value"][1]) for r in prom.vector(WORKFLOW_ERRORS)
+    }
+    worst = ", ".join(f"{w} {e:.0%}" for w, e in sorted(per_workflow.items()) if e == e and e > 0)
+    return f"customers: {rate:.0f} calls/s, errors {errors:.1%}" + (f" ({worst})" if worst else "")
+
+
+def warm_up(prom: Prometheus, opts: DemoOptions) -> None:
+    say(f"warm-up: waiting for {opts.warmup_seconds:.0f}s of steady customer traffic with "
+        f"errors under {opts.error_budget:.0%}")
+    deadline = time.monotonic() + opts.warmup_timeout
+    healthy_since: float | None = None
+    while time.monotonic() < deadline:
+        rate = prom.scalar(CUSTOMER_RATE)
+        errors = prom.scalar(CUSTOMER_ERRORS)
+        ok = bool(rate) and errors is not None and errors < opts.error_budget
+        now = time.monotonic()
+        healthy_since = (healthy_since or now) if ok else None
+        say("  " + _customer_line(prom))
+        if healthy_since is not None and now - healthy_since >= opts.warmup_seconds:
+            say("steady state reached")
+            return
+        time.sleep(5)
+    raise ComponentFailed(
+        "the lab did not reach a healthy steady state before the fault; see .lab/logs/ "
+        "(locust.log and service-*.log)")
+
+
+def run_outage(kubeconfig: str, prom: Prometheus, opts: DemoOptions) -> tuple[str, str]:
+    import yaml
+
+    manifest = yaml.safe_load(opts.scenario.read_text())
+    namespace = manifest["metadata"].get("namespace", "default")
+    name = manifest["metadata"]["name"]
+    say(f"outage: kubectl apply -f {opts.scenario.relative_to(REPO_ROOT)}")
+    kubectl(kubeconfig, "apply", "-f", str(opts.scenario))
+    last_phase = ""
+    while True:
+        status = scenario_status(kubeconfig, namespace, name)
+        phase = status.get("phase", "Pending")
+        if phase != last_phase:
+            say(f"scenario {namespace}/{name}: {phase}" +
+                (f" - {status['message']}" if status.get("message") else ""))
+            last_phase = phase
+        if phase in ("Completed", "Aborted", "Failed"):
+            if phase == "Failed":
+                raise ComponentFailed(f"the scenario failed: {status.get('message')}")
+            return namespace, name
+        say("  " + _customer_line(prom))
+        time.sleep(5)
+
+
+def recover(prom: Prometheus, opts: DemoOptions) -> None:
+    say(f"recovery: DNS is restored; keeping the load on for {opts.recovery_seconds:.0f}s")
+    end = time.monotonic() + opts.recovery_seconds
+    while time.monotonic() < end:
+        say("  " + _customer_line(prom))
+        time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+
+
+def run(opts: DemoOptions, lab_options: LabOptions) -> int:
+    from chaoslab_report.command import report_for_lab
+
+    t0 = time.monotonic()
+    lab = LocalLab(lab_options, progress=lambda m: say(f"up: {m}"))
+    with _terminate_as_interrupt():
+        try:
+            state = lab.up()
+            say(f"lab healthy after {time.monotonic() - t0:.0f}s; Prometheus {state.prometheus}, "
+                f"Locust {state.locust}")
+            prom = Prometheus(state.prometheus)
+            warm_up(prom, opts)
+            namespace, name = run_outage(state.kubeconfig, prom, opts)
+            recover(prom, opts)
+            say(f"report: writing {opts.out}/report.html, report.json and PNG plots")
+            summary = report_for_lab(state, opts.out, scenarios=[(namespace, name)])
+            print(summary, flush=True)
+        finally:
+            say("down: stopping every component")
+            lab.stop()
+    say(f"demo finished in {time.monotonic() - t0:.0f}s; open {opts.out / 'report.html'}")
+    return 0

@@ -1,0 +1,40 @@
+"""`.lab/state.json`: how users, scripts and `chaoslab down` find a running local lab.
+
+The keys `kubeconfig`, `dns`, `prometheus`, `locust` and `services` are a contract (see
+DESIGN.md); the rest is the runtime's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+LAB_DIR = Path(".lab")
+
+
+@dataclass
+class LabState:
+    kubeconfig: str
+    dns: str  # "127.0.0.1:PORT" of the lab's CoreDNS
+    prometheus: str  # "http://127.0.0.1:PORT"
+    locust: str  # "http://127.0.0.1:PORT" (web UI)
+    services: dict[str, str]  # endpoint key -> "127.0.0.1:PORT" (gRPC)
+    http: dict[str, str] = field(default_factory=dict)  # component -> "127.0.0.1:PORT" (/metrics)
+    pids: dict[str, int] = field(default_factory=dict)  # component -> pid (own session)
+    logs: str = ""
+    workdir: str = ""
+    profile: str = ""
+    started_at: str = ""
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> LabState:
+        data = json.loads(path.read_text())
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
