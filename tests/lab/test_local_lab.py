@@ -97,54 +97,53 @@ def test_up_scenario_down_twice(tmp_path: Path) -> None:
 
 def _one_round(lab_dir: Path, round_: int) -> None:
     kubectl = str(tool("kubectl"))
-    if True:  # one game day
-        up = subprocess.run([CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir), "--users", "4"],
-                            capture_output=True, text=True, timeout=300)
-        assert up.returncode == 0, f"round {round_}: {up.stdout}\n{up.stderr}"
-        state = json.loads((lab_dir / "state.json").read_text())
-        try:
-            for key in ("kubeconfig", "dns", "prometheus", "locust", "services"):
-                assert state[key], key
-            assert "dynamodb.us-east-1" in state["services"] and "iam" in state["services"]
-            status = subprocess.run([CHAOSLAB, "status", "--lab-dir", str(lab_dir)],
-                                    capture_output=True, text=True, timeout=60)
-            assert status.returncode == 0, status.stdout + status.stderr
+    up = subprocess.run([CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir), "--users", "4"],
+                        capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, f"round {round_}: {up.stdout}\n{up.stderr}"
+    state = json.loads((lab_dir / "state.json").read_text())
+    try:
+        for key in ("kubeconfig", "dns", "prometheus", "locust", "services"):
+            assert state[key], key
+        assert "dynamodb.us-east-1" in state["services"] and "iam" in state["services"]
+        status = subprocess.run([CHAOSLAB, "status", "--lab-dir", str(lab_dir)],
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stdout + status.stderr
 
-            base = _query(state["dns"], "dynamodb.us-east-1.aws.internal")
-            assert base.rcode() == dns.rcode.NOERROR and base.answer
-            env = {**os.environ, "KUBECONFIG": state["kubeconfig"]}
-            subprocess.run([kubectl, "apply", "-f", "-"], input=SCENARIO, env=env, check=True,
-                           capture_output=True, text=True, timeout=30)
-            _wait("NXDOMAIN from the lab's DNS", lambda: _query(
-                state["dns"], "dynamodb.us-east-1.aws.internal").rcode() == dns.rcode.NXDOMAIN)
-            # An untargeted name in the same zone is untouched.
-            assert _query(state["dns"], "dynamodb.us-west-2.aws.internal").answer
+        base = _query(state["dns"], "dynamodb.us-east-1.aws.internal")
+        assert base.rcode() == dns.rcode.NOERROR and base.answer
+        env = {**os.environ, "KUBECONFIG": state["kubeconfig"]}
+        subprocess.run([kubectl, "apply", "-f", "-"], input=SCENARIO, env=env, check=True,
+                       capture_output=True, text=True, timeout=30)
+        _wait("NXDOMAIN from the lab's DNS", lambda: _query(
+            state["dns"], "dynamodb.us-east-1.aws.internal").rcode() == dns.rcode.NXDOMAIN)
+        # An untargeted name in the same zone is untouched.
+        assert _query(state["dns"], "dynamodb.us-west-2.aws.internal").answer
 
-            prom = state["prometheus"]
+        prom = state["prometheus"]
 
-            def iam_sees_nxdomain() -> bool:
-                r = requests.get(f"{prom}/api/v1/query", timeout=5, params={"query":
-                    'sum(chaoslab_service_dependency_calls_total{dependency="dynamodb.us-east-1",'
-                    'cause="nxdomain"})'}).json()
-                return bool(r["data"]["result"]) and float(r["data"]["result"][0]["value"][1]) > 0
+        def iam_sees_nxdomain() -> bool:
+            r = requests.get(f"{prom}/api/v1/query", timeout=5, params={"query":
+                'sum(chaoslab_service_dependency_calls_total{dependency="dynamodb.us-east-1",'
+                'cause="nxdomain"})'}).json()
+            return bool(r["data"]["result"]) and float(r["data"]["result"][0]["value"][1]) > 0
 
-            _wait("Prometheus to record nxdomain on the IAM->DynamoDB edge", iam_sees_nxdomain,
-                  timeout=60)
-            before = _locust_failures(state["locust"])
-            _wait("Locust's UI to count failed customer calls",
-                  lambda: _locust_failures(state["locust"]) > before, timeout=60)
+        _wait("Prometheus to record nxdomain on the IAM->DynamoDB edge", iam_sees_nxdomain,
+              timeout=60)
+        before = _locust_failures(state["locust"])
+        _wait("Locust's UI to count failed customer calls",
+              lambda: _locust_failures(state["locust"]) > before, timeout=60)
 
-            subprocess.run([kubectl, "delete", "outagescenario", "lab-smoke"], env=env,
-                           check=True, capture_output=True, text=True, timeout=60)
-            _wait("base answers back", lambda: _query(
-                state["dns"], "dynamodb.us-east-1.aws.internal").answer == base.answer)
-        finally:
-            down = subprocess.run([CHAOSLAB, "down", "--lab-dir", str(lab_dir)],
-                                  capture_output=True, text=True, timeout=120)
-        assert down.returncode == 0, down.stdout + down.stderr
-        leftovers = _processes_mentioning(str(lab_dir))
-        assert not leftovers, f"round {round_}: processes left behind: {leftovers}"
-        open_ports = [p for p in _ports(state) if _listening(p)]
-        assert not open_ports, f"round {round_}: ports still listening: {open_ports}"
-        remaining = sorted(p.name for p in lab_dir.iterdir())
-        assert remaining == ["logs"], f"round {round_}: left in the lab dir: {remaining}"
+        subprocess.run([kubectl, "delete", "outagescenario", "lab-smoke"], env=env,
+                       check=True, capture_output=True, text=True, timeout=60)
+        _wait("base answers back", lambda: _query(
+            state["dns"], "dynamodb.us-east-1.aws.internal").answer == base.answer)
+    finally:
+        down = subprocess.run([CHAOSLAB, "down", "--lab-dir", str(lab_dir)],
+                              capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    leftovers = _processes_mentioning(str(lab_dir))
+    assert not leftovers, f"round {round_}: processes left behind: {leftovers}"
+    open_ports = [p for p in _ports(state) if _listening(p)]
+    assert not open_ports, f"round {round_}: ports still listening: {open_ports}"
+    remaining = sorted(p.name for p in lab_dir.iterdir())
+    assert remaining == ["logs"], f"round {round_}: left in the lab dir: {remaining}"
