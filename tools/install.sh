@@ -13,6 +13,7 @@ mkdir -p "$bin" "$stamps"
 
 K8S_VERSION=v1.34.4          # kube-apiserver, kubectl (tools/k8s/go.mod pins the same)
 HELM_VERSION=v3.19.5         # helm
+HELM_K8S_MINOR=34            # the Kubernetes minor of Helm v3.19's client-go
 ETCD_SUITE=trixie            # etcd-server 3.5.x: Kubernetes 1.34 wants etcd >= 3.5; bookworm has 3.4
 PROMETHEUS_SUITE=bookworm    # prometheus 2.42 from the machine's own Debian release
 
@@ -70,13 +71,19 @@ fi
 
 # --- helm ----------------------------------------------------------------------
 if ! want helm; then :
-elif fresh helm "$HELM_VERSION" helm; then
+elif fresh helm "$HELM_VERSION+k8s1.$HELM_K8S_MINOR" helm; then
   step "helm $HELM_VERSION: cached"
 else
   step "helm $HELM_VERSION: building from helm.sh/helm/v3 (first time: ~3 min)"
-  GOBIN="$bin" go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+  # The same version stamps Helm's own Makefile sets (its Kubernetes minor from its client-go).
+  h=helm.sh/helm/v3
+  hflags="-s -w -X $h/internal/version.version=$HELM_VERSION -X $h/internal/version.gitTreeState=clean"
+  for p in pkg/lint/rules pkg/chartutil; do
+    hflags+=" -X $h/$p.k8sVersionMajor=1 -X $h/$p.k8sVersionMinor=$HELM_K8S_MINOR"
+  done
+  GOBIN="$bin" go install -trimpath -ldflags="$hflags" "$h/cmd/helm@$HELM_VERSION" \
     || fail "building helm failed (see the go output above)"
-  stamp helm "$HELM_VERSION"
+  stamp helm "$HELM_VERSION+k8s1.$HELM_K8S_MINOR"
 fi
 
 # --- Debian packages: etcd, prometheus -----------------------------------------
