@@ -111,7 +111,7 @@ Try:  kubectl apply -f scenarios/us-east-1-dynamodb-dns.yaml
 
 def run_down(args: argparse.Namespace) -> int:
     if runtime.down(args.lab_dir):
-        print("the local lab is stopped (logs kept in .lab/logs/)")
+        print(f"the local lab is stopped (logs kept in {args.lab_dir / 'logs'})")
     else:
         print("no local lab is running (no .lab/state.json)")
     return 0

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make down`: undoes charts/kind-up.sh.
+#   charts/kind-down.sh                 uninstall the lab, restore the cluster DNS, delete the cluster
+#   charts/kind-down.sh --keep-cluster  uninstall the lab and restore the cluster DNS only
+# The chart is uninstalled first, so the operator's shutdown reverts any active fault;
+# then charts/coredns-patch.sh revert restores kind's Corefile (byte for byte) and CoreDNS
+# image. With --keep-cluster the OutageScenario CRD stays (Helm never deletes CRDs):
+# `kubectl delete crd outagescenarios.chaoslab.io` removes it with every scenario.
+# Settings: KIND_CLUSTER_NAME (default chaoslab).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cluster=${KIND_CLUSTER_NAME:-chaoslab}
+context=kind-$cluster
+namespace=chaoslab  # the lab Corefile maps *.aws.internal to Services of this namespace
+release=chaoslab
+keep=0
+case ${1:-} in
+  --keep-cluster) keep=1 ;;
+  "") ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  *) printf 'ERROR [down] unknown option %s (use --keep-cluster or nothing)\n' "$1" >&2; exit 2 ;;
+esac
+
+say() { printf '==> [down] %s\n' "$*"; }
+fail() { printf 'ERROR [down] %s\n' "$*" >&2; exit 1; }
+find_tool() {
+  if command -v "$1" >/dev/null; then command -v "$1"
+  elif [[ -x $root/.tools/bin/$1 ]]; then printf '%s' "$root/.tools/bin/$1"
+  fi
+}
+kind=$(find_tool kind)
+kubectl=$(find_tool kubectl)
+helm=$(find_tool helm)
+[[ -n $kind ]] || fail "kind is not installed, so there is no kind cluster to remove"
+[[ -n $kubectl ]] || fail "kubectl not found: run 'make tools' or install it (https://kubernetes.io/docs/tasks/tools/)"
+
+if ! "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
+  say "no kind cluster '$cluster': nothing to do"
+  exit 0
+fi
+
+if [[ -z $helm ]]; then
+  say "helm not found: skipping the uninstall (run 'make tools' to have it)"
+elif "$helm" status "$release" --kube-context "$context" -n "$namespace" >/dev/null 2>&1; then
+  say "uninstalling the chart (the operator reverts active faults on its way out)"
+  "$helm" uninstall "$release" --kube-context "$context" -n "$namespace" --wait --timeout 120s
+else
+  say "chart not installed in $namespace"
+fi
+
+# With the cluster about to be deleted there is nothing to wait for.
+wait_flag=()
+[[ $keep == 1 ]] || wait_flag=(--no-wait)
+KUBECTL=$kubectl "$root/charts/coredns-patch.sh" revert --context "$context" ${wait_flag[@]+"${wait_flag[@]}"}
+
+if [[ $keep == 1 ]]; then
+  say "kept cluster '$cluster' (context $context); the CRD outagescenarios.chaoslab.io stays"
+else
+  say "deleting kind cluster '$cluster'"
+  "$kind" delete cluster --name "$cluster"
+fi
+say "done"

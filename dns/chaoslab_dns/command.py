@@ -1,0 +1,85 @@
+"""``chaoslab corefile``: print the Corefile the operator would write.
+
+The only module of chaoslab_dns that does I/O. Exit codes: 0 printed, 2 invalid input
+(bad scenario, unreadable file, base without markers); messages go to stderr as
+``FILE: field: reason`` so a CI log points at the line to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .corefile import CorefileError, compile_corefile
+from .model import Scenario
+from .validate import ScenarioError, parse_scenario
+
+__all__ = ["register", "run_corefile"]
+
+EXIT_INVALID = 2
+
+
+class _InputError(Exception):
+    """A message already formatted as ``FILE: ...``."""
+
+
+def _load_scenarios(path: str) -> list[Scenario]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _InputError(f"{path}: cannot read: {exc}") from None
+    try:
+        docs: list[Any] = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise _InputError(f"{path}: not valid YAML: {exc}") from None
+    if not docs:
+        raise _InputError(f"{path}: holds no OutageScenario document")
+    scenarios = []
+    for index, doc in enumerate(docs):
+        try:
+            scenarios.append(parse_scenario(doc))
+        except ScenarioError as exc:
+            where = path if len(docs) == 1 else f"{path} (document {index + 1})"
+            raise _InputError(f"{where}: {exc}") from None
+    return scenarios
+
+
+def run_corefile(args: argparse.Namespace) -> int:
+    """Handler of ``chaoslab corefile``; returns the exit code."""
+    try:
+        try:
+            base = Path(args.base).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _InputError(f"{args.base}: cannot read: {exc}") from None
+        scenarios = [s for path in args.scenario or [] for s in _load_scenarios(path)]
+        try:
+            text = compile_corefile(base, scenarios)
+        except CorefileError as exc:
+            raise _InputError(f"{args.base}: {exc}") from None
+    except _InputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    sys.stdout.write(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``corefile`` to the ``chaoslab`` command (called by lab/chaoslab/cli.py)."""
+    parser = subparsers.add_parser(
+        "corefile",
+        help="print the Corefile the operator would write",
+        description="Compile OutageScenario manifests into the marked sections of a base "
+        "Corefile and print the result. With no --scenario the base is printed unchanged.",
+    )
+    parser.add_argument("--base", required=True, metavar="FILE", help="pristine Corefile")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        metavar="FILE",
+        help="OutageScenario YAML (several documents allowed); repeat for more files",
+    )
+    parser.set_defaults(func=run_corefile)

@@ -1,0 +1,72 @@
+"""The OutageScenario model after validation: plain frozen values, no I/O.
+
+Every instance here has passed ``chaoslab_dns.validate``; the compiler trusts these values
+to be safe Corefile tokens, so build them through ``parse_scenario``/``parse_spec`` rather
+than by hand when the input comes from a user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Fault", "Mode", "Scenario", "StopCondition"]
+
+
+class Mode(StrEnum):
+    """What a client observes for a targeted name (see dns/coredns/chaoslab/README.md)."""
+
+    NXDOMAIN = "nxdomain"  # rcode NXDOMAIN
+    SERVFAIL = "servfail"  # rcode SERVFAIL
+    REFUSED = "refused"  # rcode REFUSED
+    NODATA = "nodata"  # NOERROR, empty answer (the October 2025 DynamoDB record)
+    TIMEOUT = "timeout"  # no answer at all
+    DELAY = "delay"  # the true answer, `delay` later
+    TRUNCATE = "truncate"  # TC bit over UDP; the true answer over TCP
+    REDIRECT = "redirect"  # A -> redirect_to; other types NODATA
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One entry of ``spec.faults``."""
+
+    target: str  # lower-case DNS name, or "*.<suffix>" for names strictly below suffix
+    mode: Mode
+    probability: float = 1.0  # share of matching queries affected, in (0, 1]
+    delay: float | None = None  # seconds; mode delay only
+    redirect_to: str | None = None  # IPv4; mode redirect only
+
+    @property
+    def wildcard(self) -> bool:
+        return self.target.startswith("*.")
+
+    @property
+    def suffix(self) -> str:
+        """The name a wildcard hangs below (the target itself for an exact name)."""
+        return self.target[2:] if self.wildcard else self.target
+
+
+@dataclass(frozen=True)
+class StopCondition:
+    """A guardrail: abort the scenario when ``query`` stays above ``above`` for ``for_seconds``."""
+
+    query: str  # PromQL; never written into a Corefile
+    above: float
+    for_seconds: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One OutageScenario: which faults, when, for how long, and when to give up early."""
+
+    namespace: str
+    name: str
+    faults: tuple[Fault, ...]
+    start_after: float  # seconds after creation
+    duration: float  # seconds the faults stay injected
+    stop_conditions: tuple[StopCondition, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``, as written after ``scenario`` in the Corefile."""
+        return f"{self.namespace}/{self.name}"

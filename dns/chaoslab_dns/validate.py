@@ -1,0 +1,294 @@
+"""Validation of OutageScenario manifests into ``chaoslab_dns.model`` values.
+
+This is the only door from user input to the Corefile, so it is strict: every value the
+compiler writes (target, mode, probability, delay, redirect address, namespace/name) must
+come out of here as a plain token that cannot open a block, start a directive or a comment,
+or split a line. Errors name the offending field the way kubectl does, e.g.
+``spec.faults[0].target``, and quote the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .durations import DurationError, parse_duration
+from .model import Fault, Mode, Scenario, StopCondition
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "MAX_DELAY",
+    "MAX_DURATION",
+    "MAX_FAULTS",
+    "ScenarioError",
+    "parse_scenario",
+    "parse_spec",
+    "parse_target",
+]
+
+API_VERSION = "chaoslab.io/v1alpha1"
+KIND = "OutageScenario"
+MAX_FAULTS = 16
+MAX_DELAY = 30.0  # seconds; longer is a timeout for every client anyway
+MAX_DURATION = 24 * 3600.0  # a game day, not a permanent outage
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_K8S_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+_TOP_KEYS = {"apiVersion", "kind", "metadata", "spec", "status"}
+_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions"}
+_FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability"}
+_STOP_KEYS = {"query", "above", "for"}
+
+
+class ScenarioError(ValueError):
+    """An invalid manifest; ``field`` is the path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _show(value: Any) -> str:
+    """A short, quoted rendering of a user value for error messages."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ScenarioError(field, f"must be a mapping, got {_show(value)}")
+    return value
+
+
+def _no_unknown_keys(obj: Mapping[str, Any], allowed: set[str], field: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            where = f"{field}.{key}" if isinstance(key, str) else field
+            raise ScenarioError(
+                where, f"unknown field {key!r} (known: {', '.join(sorted(allowed))})"
+            )
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(field, f"must be a number, got {_show(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ScenarioError(field, f"must be a finite number, got {_show(value)}")
+    return number
+
+
+def _duration(value: Any, field: str) -> float:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise ScenarioError(field, f"{exc}") from None
+
+
+def parse_target(value: Any, field: str = "target") -> str:
+    """A DNS name or ``*.<suffix>``, lower-cased, without a trailing dot."""
+    if not isinstance(value, str):
+        raise ScenarioError(field, f"must be a DNS name string, got {_show(value)}")
+    if not value.isascii():
+        raise ScenarioError(
+            field, f"invalid DNS name {_show(value)}: only ASCII letters, digits, '-' and '.'"
+        )
+    name = value.lower()
+    if name.endswith(".") and name != ".":
+        name = name[:-1]
+    suffix = name[2:] if name.startswith("*.") else name
+    if not suffix or len(name) > 253:
+        raise ScenarioError(
+            field,
+            f"invalid DNS name {_show(value)}: want 1..253 characters, e.g. "
+            "'dynamodb.us-east-1.aws.internal' or '*.us-east-1.aws.internal'",
+        )
+    for label in suffix.split("."):
+        if not _LABEL.fullmatch(label):
+            raise ScenarioError(
+                field,
+                f"invalid DNS name {_show(value)}: label {_show(label)} is not an "
+                "RFC 1123 label (letters, digits, inner '-', at most 63 characters)",
+            )
+    return name
+
+
+def _parse_k8s_name(value: Any, field: str, max_len: int) -> str:
+    if not isinstance(value, str) or len(value) > max_len or not _K8S_NAME.fullmatch(value):
+        raise ScenarioError(
+            field,
+            f"invalid name {_show(value)}: want lower-case letters, digits, "
+            f"'-' (and '.' in names), at most {max_len} characters",
+        )
+    return value
+
+
+def _parse_fault(obj: Any, field: str) -> Fault:
+    fault = _mapping(obj, field)
+    _no_unknown_keys(fault, _FAULT_KEYS, field)
+    if fault.get("target") is None:
+        raise ScenarioError(f"{field}.target", "is required")
+    target = parse_target(fault["target"], f"{field}.target")
+
+    raw_mode = fault.get("mode")
+    if raw_mode is None:
+        raise ScenarioError(f"{field}.mode", "is required")
+    if not isinstance(raw_mode, str) or raw_mode not in Mode._value2member_map_:
+        raise ScenarioError(
+            f"{field}.mode",
+            f"invalid mode {_show(raw_mode)}: want one of {', '.join(m.value for m in Mode)}",
+        )
+    mode = Mode(raw_mode)
+
+    probability = 1.0
+    if fault.get("probability") is not None:
+        probability = _number(fault["probability"], f"{field}.probability")
+        if not 0 < probability <= 1:
+            raise ScenarioError(
+                f"{field}.probability", f"must be in (0, 1], got {_show(fault['probability'])}"
+            )
+
+    delay = None
+    if fault.get("delay") is not None:
+        if mode is not Mode.DELAY:
+            raise ScenarioError(
+                f"{field}.delay", f"is only allowed with mode delay (mode is {mode.value!r})"
+            )
+        delay = _duration(fault["delay"], f"{field}.delay")
+        if not 0 < delay <= MAX_DELAY:
+            raise ScenarioError(
+                f"{field}.delay",
+                f"must be more than 0s and at most 30s, got {_show(fault['delay'])}",
+            )
+    elif mode is Mode.DELAY:
+        raise ScenarioError(f"{field}.delay", "is required with mode delay, e.g. '800ms'")
+
+    redirect_to = None
+    if fault.get("redirectTo") is not None:
+        if mode is not Mode.REDIRECT:
+            raise ScenarioError(
+                f"{field}.redirectTo",
+                f"is only allowed with mode redirect (mode is {mode.value!r})",
+            )
+        raw = fault["redirectTo"]
+        try:
+            address = ipaddress.IPv4Address(raw) if isinstance(raw, str) else None
+        except ValueError:
+            address = None
+        if address is None or str(address) != raw:
+            raise ScenarioError(
+                f"{field}.redirectTo", f"invalid IPv4 address {_show(raw)}, want e.g. '192.0.2.10'"
+            )
+        redirect_to = str(address)
+    elif mode is Mode.REDIRECT:
+        raise ScenarioError(
+            f"{field}.redirectTo", "is required with mode redirect, e.g. '192.0.2.10'"
+        )
+
+    return Fault(
+        target=target, mode=mode, probability=probability, delay=delay, redirect_to=redirect_to
+    )
+
+
+def _parse_stop_condition(obj: Any, field: str) -> StopCondition:
+    cond = _mapping(obj, field)
+    _no_unknown_keys(cond, _STOP_KEYS, field)
+    query = cond.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise ScenarioError(
+            f"{field}.query", f"must be a non-empty PromQL string, got {_show(query)}"
+        )
+    if _CONTROL.search(query):
+        raise ScenarioError(
+            f"{field}.query",
+            f"must be a single line without control characters, got {_show(query)}",
+        )
+    if cond.get("above") is None:
+        raise ScenarioError(f"{field}.above", "is required")
+    above = _number(cond["above"], f"{field}.above")
+    for_seconds = 0.0 if cond.get("for") is None else _duration(cond["for"], f"{field}.for")
+    return StopCondition(query=query, above=above, for_seconds=for_seconds)
+
+
+def _sequence(value: Any, field: str) -> Sequence[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ScenarioError(field, f"must be a list, got {_show(value)}")
+    return value
+
+
+def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
+    """Validate ``spec`` of the OutageScenario ``namespace/name``."""
+    namespace = _parse_k8s_name(namespace, "metadata.namespace", 63)
+    name = _parse_k8s_name(name, "metadata.name", 253)
+    if "." in namespace:
+        raise ScenarioError(
+            "metadata.namespace", f"invalid name {_show(namespace)}: a namespace has no '.'"
+        )
+    body = _mapping(spec, "spec")
+    _no_unknown_keys(body, _SPEC_KEYS, "spec")
+
+    raw_faults = body.get("faults")
+    if raw_faults is None:
+        raise ScenarioError("spec.faults", f"is required: 1 to {MAX_FAULTS} faults")
+    raw_faults = _sequence(raw_faults, "spec.faults")
+    if not 1 <= len(raw_faults) <= MAX_FAULTS:
+        raise ScenarioError(
+            "spec.faults", f"must hold 1 to {MAX_FAULTS} faults, got {len(raw_faults)}"
+        )
+    faults = tuple(_parse_fault(f, f"spec.faults[{i}]") for i, f in enumerate(raw_faults))
+
+    start_after = 0.0
+    if body.get("startAfter") is not None:
+        start_after = _duration(body["startAfter"], "spec.startAfter")
+
+    if body.get("duration") is None:
+        raise ScenarioError("spec.duration", "is required, e.g. '2m' (at most 24h)")
+    duration = _duration(body["duration"], "spec.duration")
+    if not 0 < duration <= MAX_DURATION:
+        raise ScenarioError(
+            "spec.duration", f"must be more than 0s and at most 24h, got {_show(body['duration'])}"
+        )
+
+    raw_stops = body.get("stopConditions")
+    stops: tuple[StopCondition, ...] = ()
+    if raw_stops is not None:
+        stops = tuple(
+            _parse_stop_condition(c, f"spec.stopConditions[{i}]")
+            for i, c in enumerate(_sequence(raw_stops, "spec.stopConditions"))
+        )
+    return Scenario(
+        namespace=namespace,
+        name=name,
+        faults=faults,
+        start_after=start_after,
+        duration=duration,
+        stop_conditions=stops,
+    )
+
+
+def parse_scenario(obj: Any) -> Scenario:
+    """Validate a whole OutageScenario manifest (as loaded from YAML or the API)."""
+    doc = _mapping(obj, "manifest")
+    _no_unknown_keys(doc, _TOP_KEYS, "manifest")
+    if doc.get("apiVersion") != API_VERSION:
+        raise ScenarioError(
+            "apiVersion", f"must be {API_VERSION!r}, got {_show(doc.get('apiVersion'))}"
+        )
+    if doc.get("kind") != KIND:
+        raise ScenarioError("kind", f"must be {KIND!r}, got {_show(doc.get('kind'))}")
+    metadata = _mapping(doc.get("metadata"), "metadata")
+    if metadata.get("name") is None:
+        raise ScenarioError("metadata.name", "is required")
+    namespace = metadata.get("namespace")
+    if namespace is None:
+        namespace = "default"
+    if doc.get("spec") is None:
+        raise ScenarioError("spec", "is required")
+    return parse_spec(doc["spec"], namespace, metadata["name"])

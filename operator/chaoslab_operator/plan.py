@@ -1,0 +1,489 @@
+"""The lifecycle planner: pure functions from (now, scenarios with their statuses) to decisions.
+
+Given the current time and every OutageScenario as listed (spec, status, deletion mark,
+finalizer), `plan` decides each scenario's next status and whether its faults belong in the
+Corefile right now: Pending -> Scheduled (until acceptedAt + startAfter) -> Active (from
+injectedAt for duration) -> Completed, or Aborted on a breached stop condition, or Failed
+on an invalid spec or Corefile. All times come from the status, so an operator restarted
+from nothing continues exactly where the last one stopped. `confirm` then records what the
+ConfigMap write really achieved (Injected condition, revertedAt). No I/O happens here:
+Prometheus readings and the Corefile check are passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from chaoslab_dns.model import Scenario
+from chaoslab_dns.validate import ScenarioError, parse_scenario
+from chaoslab_operator.timeutil import human_seconds, parse_time, rfc3339
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    SCHEDULED = "Scheduled"
+    ACTIVE = "Active"
+    COMPLETED = "Completed"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+
+TERMINAL = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
+
+# Condition types written in status.conditions.
+ACCEPTED = "Accepted"  # spec valid and its Corefile passes the check
+INJECTED = "Injected"  # the faults are in the ConfigMap right now (observed, not intended)
+STOP_CHECKED = "StopConditionsChecked"  # stop conditions could be evaluated at the last check
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str
+    last_transition: float
+
+    def to_dict(self, generation: int | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "lastTransitionTime": rfc3339(self.last_transition),
+        }
+        if generation is not None:
+            out["observedGeneration"] = generation
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Condition:
+        return cls(
+            type=str(raw.get("type", "")),
+            status=str(raw.get("status", "Unknown")),
+            reason=str(raw.get("reason", "")),
+            message=str(raw.get("message", "")),
+            last_transition=parse_time(raw.get("lastTransitionTime")) or 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class Status:
+    """The scenario's status subresource, as the operator reads and writes it."""
+
+    phase: Phase | None = None
+    reason: str = ""
+    message: str = ""
+    observed_generation: int | None = None
+    faults: int | None = None
+    accepted_at: float | None = None
+    start_at: float | None = None
+    injected_at: float | None = None
+    end_at: float | None = None
+    ended_at: float | None = None
+    reverted_at: float | None = None
+    # stop condition index -> since when its value has been above the threshold
+    breaching_since: tuple[tuple[int, float], ...] = ()
+    conditions: tuple[Condition, ...] = ()
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def is_injected(self) -> bool:
+        cond = self.condition(INJECTED)
+        return cond is not None and cond.status == "True"
+
+    def with_condition(
+        self, type_: str, status: str, reason: str, message: str, now: float
+    ) -> Status:
+        """Set one condition; lastTransitionTime moves only when the status value changes."""
+        old = self.condition(type_)
+        since = old.last_transition if old is not None and old.status == status else now
+        new = Condition(type_, status, reason, message, since)
+        if old == new:
+            return self
+        others = tuple(c for c in self.conditions if c.type != type_)
+        return dataclasses.replace(self, conditions=(*others, new))
+
+    def without_condition(self, type_: str) -> Status:
+        if self.condition(type_) is None:
+            return self
+        return dataclasses.replace(
+            self, conditions=tuple(c for c in self.conditions if c.type != type_)
+        )
+
+    # -- (de)serialisation --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The full status as a merge patch: fields no longer set are written as null."""
+
+        def t(ts: float | None) -> str | None:
+            return None if ts is None else rfc3339(ts)
+
+        return {
+            "phase": None if self.phase is None else str(self.phase),
+            "reason": self.reason or None,
+            "message": self.message or None,
+            "observedGeneration": self.observed_generation,
+            "faults": self.faults,
+            "acceptedAt": t(self.accepted_at),
+            "startAt": t(self.start_at),
+            "injectedAt": t(self.injected_at),
+            "endAt": t(self.end_at),
+            "endedAt": t(self.ended_at),
+            "revertedAt": t(self.reverted_at),
+            "stopConditions": [
+                {"index": i, "breachingSince": rfc3339(s)} for i, s in self.breaching_since
+            ]
+            or None,
+            "conditions": [c.to_dict(self.observed_generation) for c in self.conditions] or None,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Status:
+        raw = raw or {}
+        try:
+            phase: Phase | None = Phase(raw["phase"]) if raw.get("phase") else None
+        except ValueError:
+            phase = None
+        breaching = []
+        for item in raw.get("stopConditions") or ():
+            since = parse_time(item.get("breachingSince")) if isinstance(item, Mapping) else None
+            if since is not None and isinstance(item.get("index"), int):
+                breaching.append((item["index"], since))
+        generation = raw.get("observedGeneration")
+        faults = raw.get("faults")
+        return cls(
+            phase=phase,
+            reason=str(raw.get("reason") or ""),
+            message=str(raw.get("message") or ""),
+            observed_generation=generation if isinstance(generation, int) else None,
+            faults=faults if isinstance(faults, int) else None,
+            accepted_at=parse_time(raw.get("acceptedAt")),
+            start_at=parse_time(raw.get("startAt")),
+            injected_at=parse_time(raw.get("injectedAt")),
+            end_at=parse_time(raw.get("endAt")),
+            ended_at=parse_time(raw.get("endedAt")),
+            reverted_at=parse_time(raw.get("revertedAt")),
+            breaching_since=tuple(sorted(breaching)),
+            conditions=tuple(
+                Condition.from_dict(c)
+                for c in raw.get("conditions") or ()
+                if isinstance(c, Mapping) and c.get("type")
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One scenario as listed from the API server."""
+
+    namespace: str
+    name: str
+    manifest: Mapping[str, Any]
+    generation: int = 1
+    resource_version: str = ""
+    uid: str = ""
+    deleting: bool = False
+    finalized: bool = True  # carries the operator's finalizer (injection waits for it)
+    status: Status = field(default_factory=Status)
+
+    @property
+    def key(self) -> Key:
+        return (self.namespace, self.name)
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any], finalizer: str) -> Observed:
+        meta = obj.get("metadata") or {}
+        return cls(
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            manifest=obj,
+            generation=int(meta.get("generation") or 1),
+            resource_version=str(meta.get("resourceVersion") or ""),
+            uid=str(meta.get("uid") or ""),
+            deleting=bool(meta.get("deletionTimestamp")),
+            finalized=finalizer in (meta.get("finalizers") or ()),
+            status=Status.from_dict(obj.get("status")),
+        )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One stop condition's value at this check: a number, no data (None), or an error."""
+
+    value: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "Normal" | "Warning"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    observed: Observed
+    scenario: Scenario | None  # None when the spec does not parse
+    status: Status  # to be written before the ConfigMap
+    active: bool  # its faults belong in the Corefile now
+    events: tuple[Event, ...] = ()
+    wake_at: float | None = None  # when this scenario next needs a look without any event
+
+    @property
+    def key(self) -> Key:
+        return self.observed.key
+
+    @property
+    def changed(self) -> bool:
+        return differs(self.status, self.observed.status)
+
+    @property
+    def needs_stop_readings(self) -> bool:
+        return self.active and self.scenario is not None and bool(self.scenario.stop_conditions)
+
+
+@dataclass(frozen=True)
+class Plan:
+    decisions: tuple[Decision, ...]
+    wake_at: float | None
+
+    @property
+    def active(self) -> list[Scenario]:
+        """The scenarios to compile, in a stable order (namespace, name)."""
+        chosen = [d for d in self.decisions if d.active and d.scenario is not None]
+        return [d.scenario for d in sorted(chosen, key=lambda d: d.key) if d.scenario]
+
+    @property
+    def active_keys(self) -> set[Key]:
+        return {d.key for d in self.decisions if d.active}
+
+    def needing_stop_readings(self) -> list[Decision]:
+        return [d for d in self.decisions if d.needs_stop_readings]
+
+
+def differs(a: Status, b: Status) -> bool:
+    """Do two statuses differ as written (times at the status's millisecond precision)?"""
+    return a.to_dict() != b.to_dict()
+
+
+# A check of one scenario's Corefile: None when fine, else the reason it is not.
+CorefileCheck = Callable[[Scenario], str | None]
+Readings = Mapping[Key, Sequence[Reading]]
+
+
+def plan(
+    now: float,
+    observed: Iterable[Observed],
+    check: CorefileCheck,
+    readings: Readings | None = None,
+    blocked: str | None = None,
+) -> Plan:
+    """Decide every scenario's status and whether it is active, at time `now`.
+
+    `blocked`: why nothing can be injected now (the ConfigMap is missing or its base is
+    unusable); scenarios due to start then wait instead of starting their clock.
+    """
+    decisions = tuple(
+        decide(now, obs, check, None if readings is None else readings.get(obs.key), blocked)
+        for obs in observed
+    )
+    wakes = [d.wake_at for d in decisions if d.wake_at is not None]
+    return Plan(decisions, min(wakes) if wakes else None)
+
+
+def decide(
+    now: float,
+    obs: Observed,
+    check: CorefileCheck,
+    readings: Sequence[Reading] | None = None,
+    blocked: str | None = None,
+) -> Decision:
+    st = obs.status
+    if obs.deleting:
+        # Being deleted: never active; the finalizer waits for the revert.
+        return Decision(obs, None, st, active=False)
+    if st.phase is Phase.FAILED and st.observed_generation not in (None, obs.generation):
+        # The spec was edited after a failure: start again from scratch.
+        st = Status(conditions=st.conditions)
+    if st.phase in TERMINAL:
+        return Decision(obs, None, st, active=False)
+
+    try:
+        scenario = parse_scenario(obs.manifest)
+    except ScenarioError as exc:  # its message starts with the field, e.g. spec.duration
+        return _fail(now, obs, st, "InvalidSpec", str(exc))
+
+    st = dataclasses.replace(st, observed_generation=obs.generation, faults=len(scenario.faults))
+    events: list[Event] = []
+    if st.accepted_at is None:
+        problem = check(scenario)
+        if problem:
+            return _fail(now, obs, st, "InvalidCorefile", f"compiled Corefile rejected: {problem}")
+        st = dataclasses.replace(
+            st,
+            accepted_at=now,
+            phase=Phase.PENDING,
+            start_at=now + scenario.start_after,
+        ).with_condition(ACCEPTED, "True", "Valid", "spec and compiled Corefile are valid", now)
+
+    accepted_at = st.accepted_at if st.accepted_at is not None else now
+    start_at = accepted_at + scenario.start_after
+    st = dataclasses.replace(st, start_at=start_at)
+
+    if st.injected_at is None:
+        if now < start_at:
+            if st.phase is not Phase.SCHEDULED:
+                events.append(Event("Normal", "Scheduled", f"injection at {rfc3339(start_at)}"))
+            st = _phase(
+                st,
+                Phase.SCHEDULED,
+                "Waiting",
+                f"starts at {rfc3339(start_at)} (startAfter {human_seconds(scenario.start_after)})",
+            )
+            return Decision(obs, scenario, st, False, tuple(events), wake_at=start_at)
+        if not obs.finalized:
+            # Never inject before the finalizer is on: a deletion must always find it.
+            st = _phase(st, Phase.PENDING, "AwaitingFinalizer", "waiting for the finalizer")
+            return Decision(obs, scenario, st, False, tuple(events))
+        if blocked:
+            st = _phase(st, Phase.PENDING, "ConfigMapUnavailable", f"cannot inject: {blocked}")
+            return Decision(obs, scenario, st, False, tuple(events))
+        st = dataclasses.replace(st, injected_at=now)
+
+    injected_at = st.injected_at if st.injected_at is not None else now
+    end_at = injected_at + scenario.duration
+    st = dataclasses.replace(st, end_at=end_at)
+    if now >= end_at:
+        st = _end(
+            st, now, Phase.COMPLETED, "DurationElapsed",
+            f"ran for {human_seconds(scenario.duration)}",
+        )
+        events.append(Event("Normal", "Completed", st.message))
+        return Decision(obs, scenario, st, False, tuple(events))
+
+    wake_at = end_at
+    if scenario.stop_conditions:
+        st, breach, stop_wake = _stop_conditions(now, st, scenario, readings)
+        if breach:
+            st = _end(st, now, Phase.ABORTED, "StopConditionBreached", breach)
+            events.append(Event("Warning", "Aborted", breach))
+            return Decision(obs, scenario, st, False, tuple(events))
+        if stop_wake is not None:
+            wake_at = min(wake_at, stop_wake)
+    else:
+        st = st.without_condition(STOP_CHECKED)
+
+    n = len(scenario.faults)
+    st = _phase(
+        st, Phase.ACTIVE, "Injecting",
+        f"{n} fault{'s' if n != 1 else ''} active until {rfc3339(end_at)}",
+    )
+    return Decision(obs, scenario, st, True, tuple(events), wake_at=wake_at)
+
+
+def _phase(st: Status, phase: Phase, reason: str, message: str) -> Status:
+    return dataclasses.replace(st, phase=phase, reason=reason, message=message)
+
+
+def _end(st: Status, now: float, phase: Phase, reason: str, message: str) -> Status:
+    if st.injected_at is not None and st.reverted_at is None:
+        message += "; reverting"
+    return dataclasses.replace(
+        _phase(st, phase, reason, message), ended_at=now, breaching_since=()
+    )
+
+
+def _fail(now: float, obs: Observed, st: Status, reason: str, message: str) -> Decision:
+    st = dataclasses.replace(
+        _end(st, now, Phase.FAILED, reason, message), observed_generation=obs.generation
+    ).with_condition(ACCEPTED, "False", reason, message, now)
+    return Decision(obs, None, st, False, (Event("Warning", "Failed", message),))
+
+
+def _stop_conditions(
+    now: float, st: Status, scenario: Scenario, readings: Sequence[Reading] | None
+) -> tuple[Status, str | None, float | None]:
+    """Fold this check's readings into breachingSince; a breach message once one lasts `for`.
+
+    No readings (this pass only decides who is active) changes nothing. An error (Prometheus
+    unreachable) keeps the breach clocks as they were and is reported, never an abort.
+    """
+    if readings is None:
+        return st, None, None
+    since = dict(st.breaching_since)
+    errors: list[str] = []
+    wake: float | None = None
+    for i, cond in enumerate(scenario.stop_conditions):
+        reading = readings[i] if i < len(readings) else Reading(error="no reading")
+        if reading.error is not None:
+            errors.append(reading.error)
+            continue
+        value = reading.value
+        if value is None or math.isnan(value) or not value > cond.above:
+            since.pop(i, None)
+            continue
+        began = since.setdefault(i, now)
+        if now - began >= cond.for_seconds:
+            message = (
+                f"stop condition {i} breached: {cond.query!r} = {value:g} > {cond.above:g}"
+                f" for {human_seconds(now - began)} (limit {human_seconds(cond.for_seconds)})"
+            )
+            return dataclasses.replace(st, breaching_since=()), message, None
+        wake = began + cond.for_seconds if wake is None else min(wake, began + cond.for_seconds)
+    st = dataclasses.replace(st, breaching_since=tuple(sorted(since.items())))
+    if errors:
+        unique = "; ".join(dict.fromkeys(errors))
+        st = st.with_condition(STOP_CHECKED, "False", "PrometheusUnreachable", unique, now)
+    else:
+        st = st.with_condition(STOP_CHECKED, "True", "Evaluated", "stop conditions evaluated", now)
+    return st, None, wake
+
+
+def confirm(
+    decision: Decision, injected: bool, now: float, error: str | None = None
+) -> tuple[Status, tuple[Event, ...]]:
+    """Record what the ConfigMap holds after the write (or why it could not be written).
+
+    `injected`: this scenario's faults are in the ConfigMap now. `error`: the ConfigMap could
+    not be read or written, so `injected` is what it held before (usually unknown).
+    """
+    st = decision.status
+    was = st.is_injected()
+    events: list[Event] = []
+    if error is not None and decision.active and not injected:
+        st = st.with_condition(INJECTED, "False", "ConfigMapUnavailable", error, now)
+        return st, ()
+    if injected:
+        if not was:
+            events.append(Event("Normal", "Injected", st.message or "faults injected"))
+        st = st.with_condition(INJECTED, "True", "InConfigMap", "faults are in the Corefile", now)
+        return st, tuple(events)
+
+    if (
+        st.injected_at is not None
+        and st.reverted_at is None
+        and (st.phase in TERMINAL or decision.observed.deleting)
+    ):
+        st = dataclasses.replace(st, reverted_at=now)
+        if st.message.endswith("; reverting"):
+            message = st.message.removesuffix("; reverting") + "; reverted"
+            st = dataclasses.replace(st, message=message)
+        events.append(Event("Normal", "Reverted", "faults removed from the Corefile"))
+    if st.injected_at is None:
+        reason, message = (
+            ("NotStarted", "waiting for the start time")
+            if st.phase in (Phase.PENDING, Phase.SCHEDULED, None)
+            else ("NotInjected", "never injected")
+        )
+    else:
+        reason, message = "Reverted", "faults removed from the Corefile"
+    return st.with_condition(INJECTED, "False", reason, message, now), tuple(events)

@@ -1,0 +1,286 @@
+"""`build_report`: Prometheus + a timeline in, `report.html`, `report.json` and PNGs out.
+
+`collect` does the queries (the only I/O besides writing files), `analyse` is pure and turns
+the series into a `Report`, and `write` renders it. Tests call each on its own; the lab, the
+CLI and the end-to-end test call `build_report`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaoslab_report import analysis as an
+from chaoslab_report.analysis import Amplification, Counts, Edge, Tier, TierImpact
+from chaoslab_report.prom import Prometheus, Series
+from chaoslab_report.queries import QUERIES
+from chaoslab_report.timeline import ScenarioWindow, from_active_metric
+
+SCHEMA = "chaoslab.report/v1"
+
+
+@dataclass
+class Collected:
+    """Raw range-query results, keyed by query name (see queries.QUERIES)."""
+
+    start: float
+    end: float
+    step: float
+    series: dict[str, list[Series]]
+
+
+@dataclass
+class ScenarioReport:
+    window: ScenarioWindow
+    eval_end: float  # judged until here: the next injection or the end of the data
+    impacts: dict[str, TierImpact]  # tier key -> impact
+    amplification: list[Amplification]
+    dns_faults_injected: dict[str, float]  # mode -> queries answered with the fault
+    time_to_recovery_s: float | None  # slowest degraded tier; None if one never recovered
+
+    def degraded(self) -> list[TierImpact]:
+        hit = [i for i in self.impacts.values() if i.degraded]
+        return sorted(hit, key=lambda i: (i.first_impact_at or math.inf, i.tier))
+
+    def not_degraded(self) -> list[TierImpact]:
+        return sorted((i for i in self.impacts.values() if not i.degraded), key=lambda i: i.tier)
+
+    def to_json(self) -> dict[str, Any]:
+        w = self.window
+        return {
+            "namespace": w.namespace, "name": w.name, "phase": w.phase, "message": w.message,
+            "injected_at": w.injected_at, "reverted_at": w.reverted_at,
+            "faults": [{"target": f.target, "mode": f.mode, "probability": f.probability}
+                       for f in w.faults],
+            "evaluated_until": self.eval_end,
+            "dns_faults_injected": {k: an._round(v) for k, v in self.dns_faults_injected.items()},
+            "first_impact": [{"tier": i.tier.key, "at": i.first_impact_at,
+                              "after_injection_s": an._round(i.first_impact_after_s)}
+                             for i in self.degraded()],
+            "blast_radius": {
+                "degraded": [i.tier.key for i in self.degraded()],
+                "not_degraded": [i.tier.key for i in self.not_degraded()],
+            },
+            "time_to_recovery_s": an._round(self.time_to_recovery_s),
+            "tiers": {k: v.to_json() for k, v in sorted(self.impacts.items())},
+            "amplification": [a.to_json() for a in self.amplification],
+        }
+
+
+@dataclass
+class Report:
+    prometheus: str
+    start: float
+    end: float
+    step: float
+    slo: float
+    hold: float
+    times: list[float]  # bin start times, shared by every timeline below
+    tiers: list[Tier]
+    availability: dict[Tier, list[float]]
+    requests: dict[Tier, list[float]]  # events per bin (rate * step)
+    p50: dict[Tier, list[float]]
+    p99: dict[Tier, list[float]]
+    edges: list[Edge]
+    scenarios: list[ScenarioReport]
+    # dependency -> (attempts, received) per intended call, rolling 5 bins
+    amplification_series: dict[Tier, tuple[list[float], list[float]]]
+    summary: list[str] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # kind -> file name in out_dir
+    out_dir: str = ""
+    generated_at: float = field(default_factory=time.time)
+
+    def tier(self, key: str) -> Tier:
+        return next(t for t in self.tiers if t.key == key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "generated_at": self.generated_at,
+            "prometheus": self.prometheus,
+            "window": {"start": self.start, "end": self.end, "step_s": self.step},
+            "slo": self.slo,
+            "hold_s": self.hold,
+            "summary": self.summary,
+            "scenarios": [s.to_json() for s in self.scenarios],
+            "tiers": [{"tier": t.key, "kind": t.kind, "name": t.name, "region": t.region,
+                       "label": t.label} for t in self.tiers],
+            "edges": [e.to_json() for e in self.edges],
+            "timelines": {
+                "times": self.times,
+                "availability": {t.key: an.finite_or_none(v)
+                                 for t, v in self.availability.items()},
+                "requests_per_s": {t.key: [an._round(x / self.step) for x in v]
+                                   for t, v in self.requests.items()},
+                "p50_s": {t.key: an.finite_or_none(v) for t, v in self.p50.items()},
+                "p99_s": {t.key: an.finite_or_none(v) for t, v in self.p99.items()},
+            },
+            "files": self.files,
+        }
+
+
+def collect(prom: Prometheus, start: float, end: float, step: float = 1.0,
+            window: str = "5s") -> Collected:
+    """Runs every report query over [start, end]."""
+    series = {name: prom.query_range(q.render(window), start, end, step)
+              for name, q in QUERIES.items()}
+    return Collected(start, end, step, series)
+
+
+def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: float = 0.99,
+            hold: float = 10.0, prometheus: str = "") -> Report:
+    """Pure: the Report for `data`. Without a timeline, the operator's metric gives one."""
+    if not 0 < slo < 1:
+        raise ValueError(f"slo must be between 0 and 1, got {slo!r}")
+    step = data.step
+    grid = _grid(data)
+    n = len(grid)
+    times = [t - step for t in grid]  # a bin covers the scrape interval ending at its grid point
+    stamps = an.scrape_stamps(data.series.get("scrape_times", []))
+    if timeline is None:
+        timeline = from_active_metric(data.series.get("scenario_active", []), end=data.end,
+                                      stamps=stamps, step=step)
+    windows = sorted(timeline, key=lambda w: w.injected_at)
+
+    counts: dict[Tier, Counts] = {}
+    counts.update(an.service_counts(data.series.get("service_requests", []), n, stamps, step))
+    counts.update(an.workflow_counts(data.series.get("workflow_runs", []), n, stamps, step))
+    tiers = sorted(t for t, c in counts.items() if sum(c.good) + sum(c.bad) > 0)
+    availability = {t: an.availability(counts[t]) for t in tiers}
+    requests = {t: [g + b for g, b in zip(counts[t].good, counts[t].bad, strict=True)]
+                for t in tiers}
+    p50, p99 = _latency(data, "p50"), _latency(data, "p99")
+
+    intended: dict[Tier, list[float]] = {}
+    attempts: dict[Tier, list[float]] = {}
+    edges: dict[tuple[Tier, Tier], Edge] = {}
+    for s in data.series.get("dependency_calls", []):
+        client = Tier("service", s.labels.get("service", "?"), s.labels.get("region", "?"))
+        dep = an.endpoint_tier(s.labels.get("dependency", "?"))
+        inc = an.increments(s.values)
+        _accumulate(intended, dep, inc)
+        outcome = s.labels.get("outcome", "ok")
+        edges.setdefault((client, dep), Edge(client, dep)).add(inc, outcome != "ok", outcome)
+    for s in data.series.get("dependency_attempts", []):
+        _accumulate(attempts, an.endpoint_tier(s.labels.get("dependency", "?")),
+                    an.increments(s.values))
+    for t in tiers:  # customers -> front doors
+        if t.kind == "workflow" and t.name in an.WORKFLOW_FRONT_DOORS:
+            door = an.endpoint_tier(_door_key(t))
+            edge = edges.setdefault((t, door), Edge(t, door))
+            edge.add(counts[t].good, False)
+            edge.add(counts[t].bad, True, "error")
+
+    amp_series = {}
+    for dep, inc in intended.items():
+        att = attempts.get(dep, [0.0] * n)
+        rec = requests.get(dep, [0.0] * n)
+        amp_series[dep] = (an.rolling_ratio(att, inc, 5), an.rolling_ratio(rec, inc, 5))
+
+    scenarios = []
+    end_of_data = times[-1] + step if times else data.end
+    for i, w in enumerate(windows):
+        eval_end = windows[i + 1].injected_at if i + 1 < len(windows) else end_of_data
+        impacts = {t.key: an.tier_impact(t, times, counts[t], w, eval_end, slo=slo, hold=hold,
+                                         step=step, p99=p99.get(t))
+                   for t in tiers}
+        amps = [an.amplification(dep, times, inc, attempts.get(dep, [0.0] * n),
+                                 requests.get(dep, [0.0] * n), w, eval_end)
+                for dep, inc in sorted(intended.items())]
+        amps = [a for a in amps if a.intended > 0]
+        degraded = [x for x in impacts.values() if x.degraded]
+        ttr = None
+        if degraded and all(x.recovery_after_revert_s is not None for x in degraded):
+            ttr = max(x.recovery_after_revert_s or 0.0 for x in degraded)
+        scenarios.append(ScenarioReport(
+            w, eval_end, impacts, amps, _dns_faults(data, times, w, eval_end), ttr))
+
+    report = Report(
+        prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,
+        times=times, tiers=tiers, availability=availability, requests=requests, p50=p50,
+        p99=p99, edges=sorted(edges.values(), key=lambda e: (e.client, e.dependency)),
+        scenarios=scenarios, amplification_series=amp_series)
+    from chaoslab_report.summary import summarize
+
+    report.summary = summarize(report)
+    return report
+
+
+def write(report: Report, out_dir: Path) -> Report:
+    """report.json, report.html and the PNG plots into `out_dir`."""
+    from chaoslab_report import plots, render
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.out_dir = str(out_dir)
+    report.files = plots.write_all(report, out_dir)
+    report.files["json"] = "report.json"
+    report.files["html"] = "report.html"
+    (out_dir / "report.json").write_text(json.dumps(report.to_json(), indent=1) + "\n")
+    (out_dir / "report.html").write_text(render.page(report, out_dir))
+    return report
+
+
+def build_report(prometheus_url: str, timeline: Sequence[ScenarioWindow] | None,
+                 out_dir: str | Path, *, start: float | None = None, end: float | None = None,
+                 step: float = 1.0, slo: float = 0.99, hold: float = 10.0,
+                 latency_window: str = "5s", lead: float = 60.0) -> Report:
+    """The whole report. Window: `start`/`end` if given, else from `lead` seconds before the
+    first injection (15 min ago without a timeline) until now."""
+    prom = Prometheus(prometheus_url)
+    end = time.time() if end is None else end
+    if start is None:
+        first = min((w.injected_at for w in timeline or ()), default=None)
+        start = (first - lead) if first is not None else end - 900.0
+    data = collect(prom, start, end, step, latency_window)
+    report = analyse(data, timeline, slo=slo, hold=hold, prometheus=prometheus_url)
+    return write(report, Path(out_dir))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _grid(data: Collected) -> list[float]:
+    for series in data.series.values():
+        if series:
+            return list(series[0].times)
+    step = data.step
+    first = math.floor(data.start / step) * step
+    return [first + i * step for i in range(int((data.end - first) / step) + 1)]
+
+
+def _accumulate(target: dict[Tier, list[float]], key: Tier, inc: Sequence[float]) -> None:
+    row = target.setdefault(key, [0.0] * len(inc))
+    for i, x in enumerate(inc):
+        row[i] += x
+
+
+def _latency(data: Collected, which: str) -> dict[Tier, list[float]]:
+    """Latency quantile series per tier; a value at grid point t describes the bin before t."""
+    out: dict[Tier, list[float]] = {}
+    for kind, label in (("service", "service"), ("workflow", "workflow")):
+        for s in data.series.get(f"{kind}_{which}", []):
+            out[Tier(kind, s.labels.get(label, "?"), s.labels.get("region", "?"))] = list(s.values)
+    return out
+
+
+def _door_key(t: Tier) -> str:
+    door = an.WORKFLOW_FRONT_DOORS[t.name]
+    return door if door in an.GLOBAL_ENDPOINTS else f"{door}.{t.region}"
+
+
+def _dns_faults(data: Collected, times: Sequence[float], w: ScenarioWindow,
+                eval_end: float) -> dict[str, float]:
+    lo, hi = an.index_range(times, w.injected_at, eval_end)
+    out = {}
+    for s in data.series.get("dns_faults", []):
+        if s.labels.get("scenario", "") not in ("", w.key):
+            continue  # another scenario's faults
+        total = sum(an.increments(s.values)[lo:hi])
+        if total > 0:
+            mode = s.labels.get("mode", "?")
+            out[mode] = out.get(mode, 0.0) + total
+    return out

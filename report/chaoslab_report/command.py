@@ -1,0 +1,185 @@
+"""`chaoslab report`: the game-day report of a lab, from its Prometheus.
+
+Where the data is: `--prometheus URL`, or the running lab's `.lab/state.json`. When the
+faults were live: the named OutageScenarios (`--scenario NS/NAME`, read with kubectl through
+the lab's kubeconfig), else every scenario the cluster knows that overlaps the window, else
+the operator's `chaoslab_operator_scenario_active` metric. The window defaults to a minute
+before the first injection until a few minutes after the last revert (or now).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chaoslab_report.build import Report, build_report
+from chaoslab_report.timeline import ScenarioWindow, from_kubectl, parse_time
+
+DEFAULT_STATE = Path(".lab/state.json")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "report", help="write the game-day report (report.html, report.json, PNG plots)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="folder for the report files")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    src.add_argument("--lab-state", type=Path, metavar="FILE",
+                     help=f"a running lab's state file (default: {DEFAULT_STATE})")
+    p.add_argument("--kubeconfig", metavar="FILE",
+                   help="read OutageScenarios through this kubeconfig (default: the lab's)")
+    p.add_argument("--scenario", action="append", default=[], metavar="NS/NAME",
+                   help="scenario(s) to report on; repeatable")
+    p.add_argument("--since", metavar="TIME",
+                   help="window start: RFC 3339, unix seconds, or a duration ago (15m)")
+    p.add_argument("--until", metavar="TIME", help="window end (same forms; default: now)")
+    p.add_argument("--slo", type=_fraction, default=0.99,
+                   help="availability objective, 0..1 (default: %(default)s)")
+    p.add_argument("--hold", type=float, default=10.0, metavar="SECONDS",
+                   help="recovered = at or above the SLO for this long (default: %(default)s)")
+    p.add_argument("--step", type=float, default=1.0, metavar="SECONDS",
+                   help="resolution; the lab scrapes every 1 s (default: %(default)s)")
+    p.add_argument("--after", type=float, default=180.0, metavar="SECONDS",
+                   help="window end after the last revert when --until is not given "
+                        "(default: %(default)s)")
+    p.set_defaults(func=run)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"--slo must be between 0 and 1, got {text!r}")
+    return value
+
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_when(text: str, now: float) -> float:
+    """'2025-10-20T07:11:00Z', '1760944260' or '15m' / '1h30m' / '90s' (that long ago)."""
+    text = text.strip()
+    m = _DURATION.match(text)
+    if text and m and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        return now - (h * 3600 + mi * 60 + s)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = parse_time(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"cannot read time {text!r}: use RFC 3339, unix seconds or e.g. 15m")
+    return parsed
+
+
+def _scenario_names(values: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        ns, sep, name = v.partition("/")
+        if not sep or not ns or not name:
+            raise ValueError(f"invalid scenario {v!r}: expected NAMESPACE/NAME")
+        out.append((ns, name))
+    return out
+
+
+def _kubectl() -> str:
+    from chaoslab.toolpaths import tool
+
+    return str(tool("kubectl"))
+
+
+def resolve_timeline(kubeconfig: str | None, names: Sequence[tuple[str, str]]
+                     ) -> list[ScenarioWindow] | None:
+    """Scenario windows from the cluster; None means "use the operator's metric"."""
+    if not kubeconfig:
+        if names:
+            raise ValueError("--scenario needs a kubeconfig (--kubeconfig or a lab state file)")
+        return None
+    windows = from_kubectl(_kubectl(), kubeconfig, names or None)
+    if names and not windows:
+        raise ValueError(f"scenario(s) {', '.join(f'{n}/{m}' for n, m in names)} were never "
+                         "injected (no status.injectedAt)")
+    return windows
+
+
+def window_for(timeline: Sequence[ScenarioWindow] | None, since: float | None,
+               until: float | None, now: float, after: float, lead: float = 60.0
+               ) -> tuple[float, float]:
+    windows = list(timeline or ())
+    if until is None:
+        if windows and all(w.reverted_at is not None for w in windows):
+            until = min(now, max(w.reverted_at or 0.0 for w in windows) + after)
+        else:
+            until = now
+    if since is None:
+        since = (min(w.injected_at for w in windows) - lead) if windows else until - 900.0
+    if until <= since:
+        raise ValueError(f"empty window: since {since} is not before until {until}")
+    return since, until
+
+
+def generate(prometheus: str, out: Path, *, kubeconfig: str | None = None,
+             scenarios: Sequence[tuple[str, str]] = (), since: float | None = None,
+             until: float | None = None, slo: float = 0.99, hold: float = 10.0,
+             step: float = 1.0, after: float = 180.0) -> Report:
+    now = time.time()
+    timeline = resolve_timeline(kubeconfig, scenarios)
+    if timeline is not None and not scenarios and (since is not None or until is not None):
+        lo, hi = since or 0.0, until or now
+        timeline = [w for w in timeline
+                    if w.injected_at < hi and (w.reverted_at is None or w.reverted_at > lo)]
+    start, end = window_for(timeline, since, until, now, after)
+    if timeline is not None and not timeline:
+        timeline = None  # the cluster knows none in the window: fall back to the metric
+    return build_report(prometheus, timeline, out, start=start, end=end, step=step, slo=slo,
+                        hold=hold)
+
+
+def report_for_lab(state: Any, out: Path, scenarios: Sequence[tuple[str, str]] = (),
+                   **kwargs: Any) -> str:
+    """For the lab runtime (`chaoslab demo`): report on a running lab; returns the summary."""
+    report = generate(state.prometheus, Path(out), kubeconfig=state.kubeconfig or None,
+                      scenarios=scenarios, **kwargs)
+    return "\n".join(report.summary)
+
+
+def run(args: argparse.Namespace) -> int:
+    now = time.time()
+    try:
+        scenarios = _scenario_names(args.scenario)
+        since = parse_when(args.since, now) if args.since else None
+        until = parse_when(args.until, now) if args.until else None
+        prometheus, kubeconfig = args.prometheus, args.kubeconfig
+        if not prometheus:
+            state_file = args.lab_state or DEFAULT_STATE
+            try:
+                state = json.loads(Path(state_file).read_text())
+            except FileNotFoundError:
+                print(f"error: no lab state at {state_file}: start a lab (chaoslab up --local) "
+                      "or pass --prometheus URL", file=sys.stderr)
+                return 2
+            prometheus = state["prometheus"]
+            kubeconfig = kubeconfig or state.get("kubeconfig") or None
+        report = generate(prometheus, args.out, kubeconfig=kubeconfig, scenarios=scenarios,
+                          since=since, until=until, slo=args.slo, hold=args.hold,
+                          step=args.step, after=args.after)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in report.summary:
+        print(line)
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    plots = ", ".join(v for k, v in report.files.items() if k not in ("json", "html"))
+    print(f"[{stamp}] report written to {args.out / 'report.html'} (+ report.json, {plots})")
+    return 0

@@ -1,0 +1,141 @@
+"""report.html: one self-contained file (PNGs inline as base64, CSS inline, no script), so it
+can be mailed, attached to a ticket or opened offline years later and look the same."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chaoslab_report.summary import DASH, X, clock, duration, pct
+
+if TYPE_CHECKING:
+    from chaoslab_report.build import Report, ScenarioReport
+
+NONE = DASH  # an empty table cell
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;
+max-width:1180px;color:#1b1f24;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid
+#d0d7de;padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
+.meta{color:#57606a;font-size:12px}
+.summary{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:10px 16px}
+.summary li{margin:4px 0}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px;width:100%}
+th,td{border:1px solid #d0d7de;padding:3px 7px;text-align:right}
+th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
+tr.bad td:first-child{border-left:4px solid #cf222e}tr.ok td:first-child{border-left:4px
+solid #2da44e}
+img{max-width:100%;border:1px solid #d0d7de;border-radius:4px;margin:6px 0}
+code{background:#f6f8fa;padding:0 3px;border-radius:3px}
+"""
+
+
+def _e(x: object) -> str:
+    return html.escape(str(x))
+
+
+def _table(head: Sequence[str], rows: Iterable[tuple[str, Sequence[object]]]) -> str:
+    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    for cls, cells in rows:
+        out.append(f'<tr class="{cls}">' + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _secs(x: float | None) -> str:
+    return NONE if x is None else f"{x:.1f} s"
+
+
+def _ms(x: float | None) -> str:
+    return NONE if x is None else f"{x * 1000:.0f} ms"
+
+
+def _scenario(sc: ScenarioReport) -> str:
+    w = sc.window
+    faults = ", ".join(f"{f.target} → {f.mode}" + (f" (p={f.probability:g})"
+                                                    if f.probability < 1 else "")
+                       for f in w.faults) or "(not recorded)"
+    facts = _table(["", ""], [
+        ("", ["phase", w.phase or "?"]),
+        ("", ["faults", faults]),
+        ("", ["injected", f"{clock(w.injected_at)} UTC"]),
+        ("", ["reverted", f"{clock(w.reverted_at)} UTC" if w.reverted_at else "not yet"]),
+        ("", ["DNS answers faulted", ", ".join(f"{n:,.0f} {m}" for m, n in
+                                               sorted(sc.dns_faults_injected.items())) or NONE]),
+        ("", ["time to recovery (slowest tier)",
+              duration(sc.time_to_recovery_s) if sc.time_to_recovery_s is not None
+              else ("not recovered" if sc.degraded() else NONE)]),
+    ])
+    impacts = sorted(sc.impacts.values(),
+                     key=lambda i: (not i.degraded, i.first_impact_at or 0.0, i.tier))
+    tiers = _table(
+        ["tier", "baseline", "worst", "during", "first impact", "below SLO", "recovered after",
+         "failed / calls", "burn rate", "p99 before", "p99 peak"],
+        [("bad" if i.degraded else "ok", [
+            i.tier.label, pct(i.baseline_availability), pct(i.min_availability),
+            pct(i.availability_during), _secs(i.first_impact_after_s),
+            _secs(i.seconds_below_slo) if i.degraded else NONE,
+            _secs(i.recovery_after_revert_s) if i.degraded else NONE,
+            f"{i.failed_during:,.0f} / {i.requests_during:,.0f}",
+            NONE if i.burn_rate is None else f"{i.burn_rate:.1f}{X}",
+            _ms(i.p99_baseline_s), _ms(i.p99_peak_s)]) for i in impacts])
+    amps = _table(
+        ["dependency", "intended calls", "attempts", "received", "attempts ÷ intended",
+         "received ÷ intended", "before the fault", "peak received ÷ intended"],
+        [("", [a.tier.label, f"{a.intended:,.0f}", f"{a.attempts:,.0f}", f"{a.received:,.0f}",
+               _ratio(a.attempts_per_intended), _ratio(a.received_per_intended),
+               _ratio(a.baseline_received_per_intended),
+               _ratio(a.peak_received_per_intended)
+               + (f" at {clock(a.peak_received_at)}" if a.peak_received_at else "")])
+         for a in sc.amplification])
+    return (f"<h2>Scenario {_e(w.key)}</h2>{facts}<h3>Tiers</h3>{tiers}"
+            f"<h3>Retry amplification</h3>{amps}")
+
+
+def _ratio(x: float | None) -> str:
+    return NONE if x is None else f"{x:.2f}{X}"
+
+
+def page(report: Report, out_dir: Path) -> str:
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
+        "<title>Game-day report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>DNS Chaos Lab — game-day report</h1>",
+        f'<p class="meta">{clock(report.start)}{DASH}{clock(report.end)} UTC · SLO '
+        f"{report.slo:.2%} · recovery = availability ≥ SLO for {report.hold:g} s · "
+        f"{report.step:g} s resolution · Prometheus <code>{_e(report.prometheus)}</code> · "
+        'machine-readable: <a href="report.json">report.json</a></p>',
+        '<div class="summary"><ul>',
+        *(f"<li>{_e(line)}</li>" for line in report.summary),
+        "</ul></div>",
+        "<h2>Timeline</h2>",
+        _img(out_dir / report.files["timeline"], "availability and latency timeline"),
+        "<h2>Dependency graph</h2>",
+        _img(out_dir / report.files["dependency_graph"], "dependency graph coloured by impact"),
+    ]
+    parts.extend(_scenario(sc) for sc in report.scenarios)
+    parts += [
+        "<h2>Amplification over time</h2>",
+        _img(out_dir / report.files["amplification"], "retry amplification"),
+        "<h2>Dependency edges (whole window)</h2>",
+        _table(["caller", "dependency", "calls", "failed", "failed share", "causes"],
+               [("bad" if (e.failure_ratio or 0) > 1 - report.slo else "ok", [
+                   e.client.label, e.dependency.label, f"{e.calls:,.0f}", f"{e.failed:,.0f}",
+                   pct(e.failure_ratio),
+                   ", ".join(f"{k} {v:,.0f}" for k, v in sorted(e.causes.items())) or NONE])
+                for e in report.edges]),
+        "</body></html>\n",
+    ]
+    return "".join(parts)
+

@@ -1,0 +1,1 @@
+"""CloudWatch stand-in (regional, ``cloudwatch.<region>.aws.internal``)."""

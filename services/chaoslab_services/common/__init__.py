@@ -1,0 +1,1 @@
+"""Building blocks shared by every service: config, DNS, resilience, capacity, metrics."""

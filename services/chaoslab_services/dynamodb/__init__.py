@@ -1,0 +1,1 @@
+"""DynamoDB stand-in (regional, ``dynamodb.<region>.aws.internal``)."""

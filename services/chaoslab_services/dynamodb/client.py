@@ -1,0 +1,8 @@
+"""Manual calls to dynamodb: `python -m chaoslab_services.dynamodb.client --help`."""
+
+import sys
+
+from chaoslab_services.common.client import client_main
+
+if __name__ == "__main__":
+    sys.exit(client_main("dynamodb"))

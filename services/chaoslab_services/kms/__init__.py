@@ -1,0 +1,1 @@
+"""KMS stand-in (regional, ``kms.<region>.aws.internal``)."""

@@ -1,0 +1,1 @@
+"""Named resilience profiles (YAML files beside this one); see services/README.md."""

@@ -1,0 +1,1 @@
+"""S3 stand-in (regional, ``s3.<region>.aws.internal``)."""

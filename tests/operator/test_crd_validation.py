@@ -1,0 +1,114 @@
+"""Malformed scenarios are refused by the API server at `kubectl apply`, naming the field,
+and never reach the ConfigMap (the operator is running the whole time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from oplab import OpLab
+
+OK_FAULT = {"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata"}
+
+
+def manifest(spec: dict[str, Any], name: str = "bad") -> str:
+    return yaml.safe_dump({
+        "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
+        "metadata": {"name": name, "namespace": "default"}, "spec": spec,
+    })
+
+
+def fault(**kw: Any) -> dict[str, Any]:
+    return {"spec": {"faults": [{**OK_FAULT, **kw}], "duration": "1m"}}
+
+
+def spec(**kw: Any) -> dict[str, Any]:
+    return {"spec": {"faults": [OK_FAULT], "duration": "1m", **kw}}
+
+
+T = "spec.faults[0].target"
+MALFORMED: list[tuple[str, dict[str, Any], str]] = [
+    ("unknown mode", fault(mode="explode"), "spec.faults[0].mode"),
+    ("bad duration", spec(duration="2 minutes"), "spec.duration"),
+    ("duration with sign", spec(duration="-5m"), "spec.duration"),
+    ("zero duration", spec(duration="0s"), "spec.duration"),
+    ("duration over 24h", spec(duration="25h"), "spec.duration"),
+    ("missing duration", {"spec": {"faults": [OK_FAULT]}}, "spec.duration"),
+    ("negative startAfter", spec(startAfter="-1s"), "spec.startAfter"),
+    ("startAfter over 24h", spec(startAfter="48h"), "spec.startAfter"),
+    ("target opens a block", fault(target="a.aws.internal {"), T),
+    ("target closes a block", fault(target="a.aws.internal}"), T),
+    ("target with newline", fault(target="a.aws.internal\nfault x nxdomain"), T),
+    ("target with comment", fault(target="a.aws.internal#x"), T),
+    ("target with space", fault(target="a.aws.internal nxdomain"), T),
+    ("target over 253 chars", fault(target=".".join(["a" * 60] * 5)), T),
+    ("label over 63 chars", fault(target="a" * 64 + ".aws.internal"), T),
+    ("target with empty label", fault(target="a..aws.internal"), T),
+    ("bare wildcard", fault(target="*"), T),
+    ("wildcard inside", fault(target="a.*.aws.internal"), T),
+    ("upper-case target", fault(target="DynamoDB.aws.internal"), T),
+    ("missing target", {"spec": {"faults": [{"mode": "nodata"}], "duration": "1m"}}, T),
+    ("negative probability", fault(probability=-0.5), "spec.faults[0].probability"),
+    ("zero probability", fault(probability=0), "spec.faults[0].probability"),
+    ("probability above 1", fault(probability=1.5), "spec.faults[0].probability"),
+    ("delay without mode delay", fault(delay="1s"), "spec.faults[0].delay"),
+    ("mode delay without delay", fault(mode="delay"), "spec.faults[0].delay"),
+    ("delay over 30s", fault(mode="delay", delay="45s"), "spec.faults[0].delay"),
+    ("delay not a duration", fault(mode="delay", delay="soon"), "spec.faults[0].delay"),
+    ("redirect without redirectTo", fault(mode="redirect"), "spec.faults[0].redirectTo"),
+    ("redirectTo without redirect", fault(redirectTo="192.0.2.1"), "spec.faults[0].redirectTo"),
+    ("bad IPv4", fault(mode="redirect", redirectTo="300.1.1.1"), "spec.faults[0].redirectTo"),
+    ("IPv6 redirect", fault(mode="redirect", redirectTo="::1"), "spec.faults[0].redirectTo"),
+    ("too many faults", {"spec": {"faults": [OK_FAULT] * 17, "duration": "1m"}}, "spec.faults"),
+    ("no faults", {"spec": {"faults": [], "duration": "1m"}}, "spec.faults"),
+    ("unknown fault field", fault(ttl=5), "spec.faults[0].ttl"),
+    ("stop condition without for",
+     spec(stopConditions=[{"query": "up", "above": 1}]), "spec.stopConditions[0].for"),
+    ("stop condition empty query",
+     spec(stopConditions=[{"query": "", "above": 1, "for": "1s"}]),
+     "spec.stopConditions[0].query"),
+    ("stop condition above not a number",
+     spec(stopConditions=[{"query": "up", "above": "lots", "for": "1s"}]),
+     "spec.stopConditions[0].above"),
+]
+
+
+@pytest.fixture(scope="module")
+def pristine(lab: OpLab) -> tuple[str, str]:
+    return lab.configmap(), lab.configmap_version()
+
+
+@pytest.mark.parametrize(("case", "body", "field"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_rejected_at_apply_naming_the_field(
+    lab: OpLab, pristine: tuple[str, str], case: str, body: dict[str, Any], field: str
+) -> None:
+    result = lab.apply(manifest(body["spec"]))
+    assert result.returncode != 0, f"{case}: accepted"
+    assert field in result.stderr, f"{case}: {result.stderr}"
+    assert lab.get("bad") is None
+
+
+def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
+    valid = [
+        fault(target="*.us-east-1.aws.internal"),
+        fault(probability=0.01),
+        fault(mode="delay", delay="30s"),
+        fault(mode="delay", delay="1.5s"),
+        fault(mode="redirect", redirectTo="192.0.2.10"),
+        fault(target="a" * 63 + ".aws.internal"),
+        spec(duration="24h", startAfter="0"),
+        spec(stopConditions=[{"query": 'sum(rate(x{a="b"}[1m]))', "above": 0.5, "for": "0s"}]),
+        {"spec": {"faults": [OK_FAULT] * 16, "duration": "1h30m"}},
+    ]
+    for body in valid:
+        result = lab.cp.kubectl("apply", "--dry-run=server", "-f", "-",
+                                input=manifest(body["spec"], "good"), check=False)
+        assert result.returncode == 0, f"{body}: {result.stderr}"
+
+
+def test_configmap_never_changed(lab: OpLab, pristine: tuple[str, str]) -> None:
+    text, version = pristine
+    assert lab.configmap() == text == lab.base
+    assert lab.configmap_version() == version
+    assert lab.scenarios() == []

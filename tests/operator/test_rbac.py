@@ -1,0 +1,183 @@
+"""The chart's operator RBAC, rendered by the real helm and applied to the real API server:
+least privilege proven with `kubectl auth can-i`, sufficiency proven by running the operator
+with its service account's token."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from oplab import BASE_ANSWER, OpLab, scenario_yaml, wait_for
+
+from chaoslab.controlplane import ControlPlane
+from chaoslab.procs import log_tail
+from chaoslab.toolpaths import REPO_ROOT, tool
+
+RELEASE_NS = "chaoslab"  # the namespace kind-up.sh installs into
+SA = "chaoslab-operator"
+OTHER_COMPONENTS = ("services", "bootstrap", "prometheus", "grafana", "locust")
+AS = f"--as=system:serviceaccount:{RELEASE_NS}:{SA}"
+
+
+def render(*values: str) -> str:
+    result = helm_template(*values)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def helm_template(*values: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(tool("helm")), "template", "chaoslab", str(REPO_ROOT / "charts" / "chaoslab"),
+         "--namespace", RELEASE_NS, "--kube-version", "1.34.4",
+         "--show-only", "templates/operator/rbac.yaml",
+         # only the operator: the other components' templates are not under test here
+         *[f"--set={c}.enabled=false" for c in OTHER_COMPONENTS], *values],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def rbac_lab(module_cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpLab]:
+    """The lab without an operator, the RBAC applied, the operator run with the SA's token."""
+    lab = OpLab(module_cp, tmp_path_factory.mktemp("rbaclab")).start(operator=False)
+    module_cp.kubectl("create", "namespace", RELEASE_NS)
+    module_cp.kubectl("apply", "-f", "-", input=render())
+    # Neighbours the operator must not be able to touch.
+    module_cp.kubectl("create", "configmap", "other", "-n", "kube-system", "--from-literal=a=b")
+    module_cp.kubectl("create", "secret", "generic", "s", "-n", "kube-system",
+                      "--from-literal=a=b")
+    token = module_cp.kubectl("create", "token", SA, "-n", RELEASE_NS,
+                              "--duration=1h").stdout.strip()
+    admin = yaml.safe_load(module_cp.kubeconfig.read_text())
+    sa_config = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": SA, "user": {"token": token}}],
+        "contexts": [{"name": SA, "context": {"cluster": "chaoslab", "user": SA}}],
+        "current-context": SA,
+    }
+    path = lab.workdir / "sa.kubeconfig"
+    path.write_text(yaml.safe_dump(sa_config))
+    path.chmod(0o600)
+    yield lab
+    lab.stop()
+    print("--- operator log tail ---\n" + log_tail(lab.workdir / "operator.log", 40))
+
+
+@pytest.fixture
+def sa_kubeconfig(rbac_lab: OpLab) -> Path:
+    """A kubeconfig holding nothing but the operator service account's token."""
+    return rbac_lab.workdir / "sa.kubeconfig"
+
+
+def can_i(lab: OpLab, *args: str) -> str:
+    out = lab.cp.kubectl("auth", "can-i", *args, AS, check=False)
+    return out.stdout.strip()
+
+
+def test_rendered_rbac_is_scoped_to_values() -> None:
+    docs = [d for d in yaml.safe_load_all(render(
+        "--set", "operator.corednsConfigMap.namespace=dns-system",
+        "--set", "operator.corednsConfigMap.name=my-dns",
+        "--set", "operator.serviceAccountName=op-sa",
+    )) if d]
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+                          "RoleBinding"}
+    assert kinds["ServiceAccount"]["metadata"] == {**kinds["ServiceAccount"]["metadata"],
+                                                   "name": "op-sa", "namespace": RELEASE_NS}
+    role = kinds["Role"]
+    assert role["metadata"]["namespace"] == "dns-system"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["my-dns"],
+                              "verbs": ["get", "list", "watch", "patch"]}]
+    assert kinds["RoleBinding"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "op-sa", "namespace": RELEASE_NS}]
+    cluster_resources = {r for rule in kinds["ClusterRole"]["rules"] for r in rule["resources"]}
+    assert "configmaps" not in cluster_resources and "secrets" not in cluster_resources
+    disabled = helm_template("--set", "operator.enabled=false")  # renders to nothing
+    assert "kind:" not in disabled.stdout and "could not find template" in disabled.stderr
+
+
+ALLOWED = [
+    ("get", "configmap/coredns", "-n", "kube-system"),
+    ("patch", "configmap/coredns", "-n", "kube-system"),
+    ("watch", "configmap/coredns", "-n", "kube-system"),
+    ("list", "outagescenarios.chaoslab.io", "-A"),
+    ("watch", "outagescenarios.chaoslab.io", "-A"),
+    ("patch", "outagescenarios.chaoslab.io", "-n", "team-a"),
+    ("patch", "outagescenarios.chaoslab.io", "--subresource=status", "-n", "default"),
+    ("create", "events", "-n", "team-a"),
+]
+DENIED = [
+    ("get", "configmaps", "-n", "kube-system"),  # the whole collection
+    ("list", "configmaps", "-A"),
+    ("get", "configmap/other", "-n", "kube-system"),
+    ("patch", "configmap/other", "-n", "kube-system"),
+    ("update", "configmap/coredns", "-n", "kube-system"),
+    ("delete", "configmap/coredns", "-n", "kube-system"),
+    ("create", "configmaps", "-n", "kube-system"),
+    ("get", "configmap/coredns", "-n", "default"),
+    ("get", "secrets", "-n", "kube-system"),
+    ("get", "secret/s", "-n", "kube-system"),
+    ("list", "secrets", "-A"),
+    ("get", "namespaces"),
+    ("create", "namespaces"),
+    ("delete", "namespace/kube-system"),
+    ("create", "outagescenarios.chaoslab.io", "-n", "default"),
+    ("delete", "outagescenarios.chaoslab.io", "-n", "default"),
+    ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("get", "pods", "-n", "kube-system"),
+    ("create", "clusterrolebindings"),
+    ("impersonate", "serviceaccounts"),
+    ("*", "*"),
+]
+
+
+@pytest.mark.parametrize("args", ALLOWED, ids=[" ".join(a) for a in ALLOWED])
+def test_can(rbac_lab: OpLab, args: tuple[str, ...]) -> None:
+    assert can_i(rbac_lab, *args) == "yes"
+
+
+@pytest.mark.parametrize("args", DENIED, ids=[" ".join(a) for a in DENIED])
+def test_cannot(rbac_lab: OpLab, args: tuple[str, ...]) -> None:
+    assert can_i(rbac_lab, *args) == "no"
+
+
+def test_operator_works_with_exactly_this_rbac(rbac_lab: OpLab, sa_kubeconfig: Path) -> None:
+    lab = rbac_lab
+    whoami = lab.cp.kubectl(f"--kubeconfig={sa_kubeconfig}", "auth", "whoami", "-o",
+                            "jsonpath={.status.userInfo.username}")
+    assert whoami.stdout == f"system:serviceaccount:{RELEASE_NS}:{SA}"
+    lab.start_operator(kubeconfig=sa_kubeconfig)
+    dynamo = "dynamodb.us-east-1.aws.internal"
+    applied = lab.apply(scenario_yaml("as-sa", [{"target": dynamo, "mode": "nxdomain"}],
+                                      duration="3s", start_after="0.5s"))
+    assert applied.returncode == 0, applied.stderr
+    lab.wait_dns(dynamo, "NXDOMAIN", timeout=10)
+    lab.wait_phase("as-sa", "Completed", timeout=10)
+    lab.wait_dns(dynamo, BASE_ANSWER)
+    wait_for("Reverted event", lambda: "Reverted" in lab.events("as-sa"), 10)
+    # Deletion through the finalizer, too.
+    assert lab.apply(scenario_yaml("as-sa-2", [{"target": dynamo, "mode": "nodata"}])
+                     ).returncode == 0
+    lab.wait_dns(dynamo, "NODATA")
+    lab.delete("as-sa-2")
+    assert lab.configmap() == lab.base
+    # The ConfigMap watch (list/watch by name) and everything else ran without a refusal.
+    log = (lab.workdir / "operator.log").read_text()
+    assert "Forbidden" not in log and " 403" not in log, log_tail(lab.workdir / "operator.log")
+    code, _ = lab.http_get("/readyz")
+    assert code == 200
+    lab.delete("as-sa")
+
+
+def test_token_is_a_real_service_account_token(sa_kubeconfig: Path) -> None:
+    token = yaml.safe_load(sa_kubeconfig.read_text())["users"][0]["user"]["token"]
+    payload = token.split(".")[1]
+    claims = yaml.safe_load(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["sub"] == f"system:serviceaccount:{RELEASE_NS}:{SA}"

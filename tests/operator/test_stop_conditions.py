@@ -1,0 +1,142 @@
+"""Stop conditions against the real Prometheus: a sustained breach aborts and reverts at
+once; a short spike does not; an unreachable Prometheus is reported, never an abort."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from oplab import BASE_ANSWER, OpLab, scenario_yaml, wait_for
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from chaoslab.controlplane import ControlPlane
+from chaoslab.procs import Proc, free_port, log_tail, spawn
+from chaoslab.toolpaths import tool
+from chaoslab_operator.timeutil import parse_time
+
+DYNAMO = "dynamodb.us-east-1.aws.internal"
+QUERY = "max(chaoslab_test_error_ratio)"
+
+
+class Signal:
+    """A metric the test serves and Prometheus scrapes every second."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.gauge = Gauge("chaoslab_test_error_ratio", "test signal", registry=self.registry)
+        self.port = free_port()
+        self.server, self.thread = start_http_server(
+            self.port, addr="127.0.0.1", registry=self.registry
+        )
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def start_prometheus(workdir: Path, target_port: int) -> tuple[Proc, str]:
+    port = free_port()
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: signal\n    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+    )
+    proc = spawn("prometheus", [
+        tool("prometheus"), f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ], workdir / "prometheus.log")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def query(url: str, promql: str) -> str:
+    with urllib.request.urlopen(
+        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}), timeout=2
+    ) as resp:
+        return resp.read().decode()
+
+
+@pytest.fixture(scope="module")
+def prom_lab(
+    module_cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[OpLab, Signal, Proc, str]]:
+    workdir = tmp_path_factory.mktemp("promlab")
+    signal = Signal()
+    signal.gauge.set(0)
+    prometheus, url = start_prometheus(workdir, signal.port)
+    lab = OpLab(module_cp, workdir / "lab").start(operator=False)
+    wait_for("Prometheus has the signal", lambda: '"value"' in query(url, QUERY), 30, 0.2)
+    lab.start_operator("--prometheus", url, stop_check=0.5)
+    yield lab, signal, prometheus, url
+    lab.stop()
+    prometheus.stop()
+    signal.stop()
+    print("--- operator log tail ---\n" + log_tail(lab.workdir / "operator.log", 40))
+
+
+def test_sustained_breach_aborts_and_reverts(prom_lab: tuple[OpLab, Signal, Proc, str]) -> None:
+    lab, signal, _, _ = prom_lab
+    stop = [{"query": QUERY, "above": 0.5, "for": "2s"}]
+    manifest = scenario_yaml("guarded", [{"target": DYNAMO, "mode": "servfail"}],
+                             duration="2m", stop_conditions=stop)
+    assert lab.apply(manifest).returncode == 0
+    lab.wait_dns(DYNAMO, "SERVFAIL")
+    checked = wait_for("stop conditions evaluated", lambda: [
+        c for c in lab.status("guarded").get("conditions", [])
+        if c["type"] == "StopConditionsChecked" and c["status"] == "True"], 5)
+    assert checked[0]["reason"] == "Evaluated"
+
+    # A spike shorter than `for` is not a breach.
+    signal.gauge.set(0.9)
+    time.sleep(1.2)
+    signal.gauge.set(0.1)
+    time.sleep(3.0)
+    assert lab.phase("guarded") == "Active" and lab.resolve(DYNAMO) == "SERVFAIL"
+
+    # A sustained one aborts within scrape + for + check interval, and reverts at once.
+    signal.gauge.set(0.9)
+    t0 = time.monotonic()
+    aborted = lab.wait_phase("guarded", "Aborted", timeout=10)
+    elapsed = time.monotonic() - t0
+    assert 2.0 <= elapsed < 6.0, elapsed
+    assert aborted["reason"] == "StopConditionBreached"
+    assert QUERY in aborted["message"] and "0.9 > 0.5" in aborted["message"]
+    lab.wait_dns(DYNAMO, BASE_ANSWER, timeout=3)
+    assert lab.configmap() == lab.base
+    final = wait_for("revertedAt", lambda: (s := lab.status("guarded")).get("revertedAt") and s, 5)
+    reverted, ended = parse_time(final["revertedAt"]), parse_time(final["endedAt"])
+    assert reverted is not None and ended is not None and 0 <= reverted - ended < 1.0
+    wait_for("Aborted and Reverted events",
+             lambda: {"Aborted", "Reverted"} <= set(lab.events("guarded")), 5)
+    # Aborted is final: the breach ending does not bring the faults back.
+    signal.gauge.set(0)
+    time.sleep(1.5)
+    assert lab.phase("guarded") == "Aborted" and lab.configmap() == lab.base
+    lab.delete("guarded")
+
+
+def test_unreachable_prometheus_is_reported_not_an_abort(
+    prom_lab: tuple[OpLab, Signal, Proc, str],
+) -> None:
+    lab, signal, prometheus, _ = prom_lab
+    signal.gauge.set(0.9)  # would breach, if it could be read
+    prometheus.stop()
+    stop = [{"query": QUERY, "above": 0.5, "for": "0s"}]
+    manifest = scenario_yaml("blind", [{"target": DYNAMO, "mode": "nodata"}],
+                             duration="4s", stop_conditions=stop)
+    assert lab.apply(manifest).returncode == 0
+    lab.wait_dns(DYNAMO, "NODATA")
+    cond = wait_for("unreachable reported", lambda: [
+        c for c in lab.status("blind").get("conditions", [])
+        if c["type"] == "StopConditionsChecked" and c["status"] == "False"], 5)[0]
+    assert cond["reason"] == "PrometheusUnreachable" and "unreachable" in cond["message"]
+    assert lab.phase("blind") == "Active"
+    done = lab.wait_phase("blind", {"Completed", "Aborted"}, timeout=10)
+    assert done["phase"] == "Completed"
+    lab.wait_dns(DYNAMO, BASE_ANSWER)
+    assert lab.configmap() == lab.base
+    lab.delete("blind")

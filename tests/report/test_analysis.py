@@ -1,0 +1,93 @@
+"""The pure analysis on hand-written series: counters with resets, late and failed scrapes,
+transitions dated to the middle of their bin, timelines from the operator's gauge."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chaoslab_report import analysis as an
+from chaoslab_report.build import Collected, analyse
+from chaoslab_report.prom import Series
+from chaoslab_report.timeline import Fault, ScenarioWindow, from_active_metric, from_object
+
+NAN = math.nan
+
+
+def test_spans_follow_real_scrapes() -> None:
+    values = [10, 12, 12, NAN, 20, 3, NAN]
+    stamps = [0.5, 1.5, 1.5, NAN, 4.5, 5.5, 6.5]  # a repeated scrape, a failed one, a reset
+    inc, start, end = an.spans(values, stamps, 1.0)
+    assert inc == [0, 2, 0, 0, 8, 3, 0]
+    assert (start[1], end[1]) == (0.5, 1.5)
+    assert math.isnan(end[2]) and math.isnan(end[3])
+    assert (start[4], end[4]) == (1.5, 4.5)  # the gap's increase spans the whole gap
+    assert (start[5], end[5]) == (4.5, 5.5)
+
+
+def test_series_born_inside_the_window_counts_from_zero() -> None:
+    assert an.increments([NAN, NAN, 4, 6]) == [0, 0, 4, 2]
+    assert an.increments([5, 6]) == [0, 1]  # existed before the window: a baseline
+
+
+def test_first_breach_and_recovery_use_bin_middles() -> None:
+    bins = [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 0.5), (3, 6, 0.2), (6, 7, 0.9), (7, 8, 1.0),
+            (8, 9, 1.0), (9, 10, 1.0), (10, 11, 1.0)]
+    assert an.first_breach(bins, after=1.2, before=20, slo=0.99) == (2, 3)
+    assert an.recovery(bins, after=4.0, slo=0.99, hold=3) == 6.5
+    assert an.recovery(bins, after=4.0, slo=0.99, hold=5) is None  # not enough data after
+    assert an.recovery(bins, after=7.0, slo=0.99, hold=3) == 7.0  # fine at the revert
+
+
+def _series(labels: dict[str, str], values: list[float]) -> Series:
+    return Series(labels, tuple(float(i) for i in range(len(values))), tuple(values))
+
+
+def test_analyse_a_small_cascade() -> None:
+    n = 30
+    ok = [float(10 * i) for i in range(n)]
+    iam_bad = [0.0] * 10 + [float(8 * (i - 9)) for i in range(10, 20)] + [88.0] * 10
+    data = Collected(0, n - 1, 1.0, {
+        "service_requests": [
+            _series({"service": "iam", "region": "us-east-1", "code": "OK"}, ok),
+            _series({"service": "iam", "region": "us-east-1", "code": "UNAVAILABLE"}, iam_bad),
+            _series({"service": "dynamodb", "region": "us-east-1", "code": "OK"}, ok),
+            _series({"service": "dynamodb", "region": "us-east-1", "code": "NOT_FOUND"}, ok),
+        ],
+        "dependency_calls": [_series({"service": "iam", "region": "us-east-1",
+                                      "dependency": "dynamodb.us-east-1", "outcome": "ok"}, ok)],
+    })
+    window = ScenarioWindow("default", "t", 8.2, 18.0,
+                            faults=(Fault("dynamodb.us-east-1.aws.internal", "nodata"),))
+    report = analyse(data, [window], slo=0.99, hold=3)
+    sc = report.scenarios[0]
+    iam = sc.impacts["service:iam.us-east-1"]
+    assert iam.degraded and iam.first_impact_at == pytest.approx(9.5)
+    assert iam.recovered_at == pytest.approx(19.5)  # last errors in (19, 20]
+    assert iam.recovery_after_revert_s == pytest.approx(1.5)
+    assert not sc.impacts["service:dynamodb.us-east-1"].degraded  # NOT_FOUND is the caller's
+    assert any("IAM (us-east-1) degraded" in line for line in report.summary)
+    assert [e.dependency.key for e in report.edges] == ["service:dynamodb.us-east-1"]
+
+
+def test_timeline_from_the_gauge_skips_failed_scrapes() -> None:
+    values = [0, 0, 1, 1, NAN, 1, 0, NAN]
+    stamps = [0.4, 1.4, 2.4, 3.4, NAN, 5.4, 6.4, 7.4]  # the scrape at 4 failed; 7: deleted
+    s = Series({"namespace": "ns", "name": "a", "instance": "op"},
+               tuple(float(i) for i in range(8)), tuple(values))
+    (w,) = from_active_metric([s], stamps={"op": stamps})
+    assert (w.injected_at, w.reverted_at) == (pytest.approx(1.9), pytest.approx(5.9))
+
+
+def test_scenario_object() -> None:
+    w = from_object({
+        "metadata": {"namespace": "default", "name": "flagship"},
+        "spec": {"faults": [{"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata"}]},
+        "status": {"phase": "Completed", "injectedAt": "2025-10-20T07:11:00Z",
+                   "revertedAt": "2025-10-20T07:13:00.5+00:00"},
+    })
+    assert w is not None and w.reverted_at - w.injected_at == pytest.approx(120.5)
+    assert w.faults[0].describe() == "dynamodb.us-east-1.aws.internal DNS returned NODATA " \
+                                     "(no addresses)"
+    assert from_object({"metadata": {}, "spec": {}, "status": {"phase": "Pending"}}) is None

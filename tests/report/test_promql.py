@@ -1,0 +1,116 @@
+"""Every PromQL expression of every dashboard and of the report runs on the real Prometheus
+and returns data from the synthetic lab (which serves every ARCHITECTURE.md metric); the
+dashboard JSON is well-formed and equal to its generator's output."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import synthetic_lab as lab
+
+from chaoslab_report import dashboards, queries
+from chaoslab_report.prom import Prometheus
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARD_DIR = ROOT / "charts" / "chaoslab" / "dashboards"
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+# Grafana's variables, replaced the way Grafana would for a 1 s-scrape lab.
+ARCH_NAME = re.compile(r"`(chaoslab_(?:service|loadtest|operator)_[a-z_]+)")
+GRAFANA_VARS = {"$__rate_interval": "5s", "$__interval": "1s", "$__range": "1m",
+                "$service": ".*", "$region": ".*"}
+
+
+def boards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(BOARD_DIR.glob("*.json"))}
+
+
+def board_expressions() -> Iterator[tuple[str, str]]:
+    """(where, expr) for every panel target, annotation and variable query."""
+    for name, board in boards().items():
+        for panel in board["panels"]:
+            for t in panel.get("targets", []):
+                yield f"{name} panel {panel['id']} {t['refId']}", t["expr"]
+        for a in board["annotations"]["list"]:
+            if "expr" in a:
+                yield f"{name} annotation {a['name']}", a["expr"]
+        for v in board["templating"]["list"]:
+            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", v["query"]["query"])
+            assert m, f"{name}: variable {v['name']} is not label_values(metric, label)"
+            yield f"{name} variable {v['name']}", f"count by ({m[2]}) ({m[1]})"
+
+
+def substitute(expr: str) -> str:
+    for var, value in GRAFANA_VARS.items():
+        expr = expr.replace(var, value)
+    assert "$" not in expr, f"unknown Grafana variable in {expr!r}"
+    return expr
+
+
+ALL = [*board_expressions(), *((f"report {n}", e) for n, e in queries.all_expressions().items())]
+
+
+def test_dashboards_are_generated_and_committed() -> None:
+    rendered = dashboards.render_all()
+    assert sorted(rendered) == sorted(p.name for p in BOARD_DIR.glob("*.json"))
+    for name, text in rendered.items():
+        assert (BOARD_DIR / name).read_text() == text, \
+            f"{name} is stale: run python -m chaoslab_report.dashboards"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BOARD_DIR.glob("*.json")))
+def test_dashboard_structure(name: str) -> None:
+    board = boards()[name]
+    assert board["uid"].startswith("chaoslab-") and board["title"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids)) and all(isinstance(i, int) for i in ids)
+    for panel in board["panels"]:
+        assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}, panel["title"]
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{panel['title']}: no unit"
+        assert panel["targets"], panel["title"]
+        refs = [t["refId"] for t in panel["targets"]]
+        assert len(refs) == len(set(refs))
+        for t in panel["targets"]:
+            assert t["datasource"]["uid"] == "prometheus" and t["expr"].strip()
+    for a in board["annotations"]["list"]:
+        assert a.get("builtIn") == 1 or a["datasource"]["uid"] == "prometheus"
+    for v in board["templating"]["list"]:
+        assert v["datasource"]["uid"] == "prometheus"
+    uids = [b["uid"] for b in boards().values()]
+    assert len(uids) == len(set(uids))
+
+
+def test_synthetic_lab_serves_every_architecture_metric(synthetic_lab) -> None:
+    synthetic_lab.wait_for(lab.INJECT + 4)
+    names = set(ARCH_NAME.findall(ARCHITECTURE.read_text()))
+    assert len(names) >= 19, names  # 10 service, 3 load, 6 operator metrics
+    result = Prometheus(synthetic_lab.prometheus).query(
+        'count by (__name__) ({__name__=~"chaoslab_.+"})')
+    served = {labels["__name__"] for labels, _ in result}
+    for name in names:
+        assert name in served or f"{name}_count" in served, f"{name} not served"
+
+
+def test_every_architecture_metric_is_on_a_dashboard_or_in_the_report() -> None:
+    text = " ".join(e for _, e in ALL)
+    for name in set(ARCH_NAME.findall(ARCHITECTURE.read_text())):
+        assert name in text, f"{name} is used by no dashboard and no report query"
+
+
+@pytest.mark.parametrize(("where", "expr"), ALL, ids=[w for w, _ in ALL])
+def test_expression_returns_data(synthetic_lab, where: str, expr: str) -> None:
+    synthetic_lab.wait_for(lab.END)
+    prom = Prometheus(synthetic_lab.prometheus)
+    series = prom.query_range(substitute(expr), synthetic_lab.t0,
+                              synthetic_lab.t0 + lab.END, 1.0)
+    finite = [v for s in series for v in s.values if not math.isnan(v)]
+    assert finite, f"{where}: no data for {expr}"
