@@ -21,6 +21,7 @@ def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
         users=args.users,
         spawn_rate=args.spawn_rate,
         load=not getattr(args, "no_load", False),
+        customer_regions=args.customer_region,
     )
 
 
@@ -36,6 +37,9 @@ def _add_lab_flags(parser: argparse.ArgumentParser) -> None:
                         help="Locust customers generating load (default: %(default)s)")
     parser.add_argument("--spawn-rate", type=float, default=10.0,
                         help="customers started per second (default: %(default)s)")
+    parser.add_argument("--customer-region", default="us-east-1",
+                        help="region(s) the customers use, e.g. us-west-2 for a failover "
+                        "drill or us-east-1,us-west-2 (default: %(default)s)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -49,6 +49,7 @@ class LabOptions:
     users: int = 20  # Locust customers
     spawn_rate: float = 10.0
     load: bool = True  # start Locust generating load
+    customer_regions: str = "us-east-1"  # where Locust's customers live ("a,b" for both)
     regions: tuple[str, ...] = ("us-east-1", "us-west-2")
     scrape_interval: str = "1s"
     timeout: float = 90.0  # per component, to become healthy
@@ -228,7 +229,8 @@ class LocalLab:
             self.progress(f"Locust: {opts.users} customers, web UI on 127.0.0.1:{locust_web}")
             argv, env = locust_command(
                 state_file=self.state_file, users=opts.users, spawn_rate=opts.spawn_rate,
-                web_port=locust_web, metrics_port=locust_metrics, headless=False)
+                web_port=locust_web, metrics_port=locust_metrics, headless=False,
+                region=opts.customer_regions)
             locust = self._spawn("locust", argv, env=env)
             wait_until("Locust web UI", lambda: http_ok(locust_web, "/"), opts.timeout, [locust])
         self._record()
