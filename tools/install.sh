@@ -28,7 +28,8 @@ fresh() { # name wanted binary...
 }
 stamp() { printf '%s' "$2" > "$stamps/$1"; }
 
-# `tools/install.sh [STEP...]` runs only the named steps (k8s coredns helm etcd prometheus dig).
+# `tools/install.sh [STEP...]` runs only the named steps (k8s coredns helm etcd prometheus dig
+# chromium).
 only=" $* "
 want() { [[ "$only" == "  " || "$only" == *" $1 "* ]]; }
 
@@ -128,18 +129,21 @@ deb_binary() { # suite package binary-path-in-deb name
 if want etcd; then deb_binary "$ETCD_SUITE" etcd-server usr/bin/etcd etcd; fi
 if want prometheus; then deb_binary "$PROMETHEUS_SUITE" prometheus usr/bin/prometheus prometheus; fi
 
-# --- dig (tests query CoreDNS with dig as well as dnspython) -------------------
-if ! want dig; then :
-elif command -v dig >/dev/null; then
-  step "dig: present ($(command -v dig))"
-else
-  step "dig: installing Debian's dnsutils"
-  if [[ $(id -u) -eq 0 ]]; then
-    apt-get -qq update && apt-get -qq install -y --no-install-recommends dnsutils >/dev/null \
-      || fail "apt-get install dnsutils failed"
-  else
-    fail "dig is missing; run: sudo apt-get install dnsutils"
+# --- Debian packages installed system-wide -------------------------------------
+# dig: tests query CoreDNS with dig as well as dnspython. chromium: a test opens the
+# game-day report in headless Chromium and checks the console is clean.
+system_package() { # command package
+  local cmd=$1 pkg=$2
+  if command -v "$cmd" >/dev/null; then step "$cmd: present ($(command -v "$cmd"))"; return; fi
+  step "$cmd: installing Debian's $pkg"
+  [[ $(id -u) -eq 0 ]] || fail "$cmd is missing; run: sudo apt-get install $pkg"
+  if [[ ! -f "$tools/apt/system-updated" ]]; then
+    apt-get -qq update || fail "apt-get update failed"
+    mkdir -p "$tools/apt"; touch "$tools/apt/system-updated"
   fi
-fi
+  apt-get -qq install -y --no-install-recommends "$pkg" >/dev/null || fail "apt-get install $pkg failed"
+}
+if want dig; then system_package dig dnsutils; fi
+if want chromium; then system_package chromium chromium; fi
 
 step "all tools ready in $bin"
