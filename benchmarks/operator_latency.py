@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,12 @@ from chaoslab_operator.resources import CRD_NAME, crd_path
 
 TARGET = "dynamodb.us-east-1.aws.internal"
 ENDPOINTS = {TARGET: "127.0.0.1", "iam.aws.internal": "127.0.0.1"}
+
+
+def without_reload_plugin(corefile: str) -> str:
+    return "".join(
+        line for line in corefile.splitlines(keepends=True) if line.strip() != "reload 2s 0s"
+    )
 
 
 def answer(port: int) -> str:
@@ -72,7 +79,9 @@ def main() -> int:
         cp.kubectl("apply", "-f", str(crd_path()))
         cp.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}")
         dns_port = free_port()
-        base = local_corefile(dns_port, free_port(), ENDPOINTS)
+        # One reload mechanism (SIGUSR1 from the projector): with the template's `reload`
+        # plugin as well, both restart CoreDNS on a change and one of them fails.
+        base = without_reload_plugin(local_corefile(dns_port, free_port(), ENDPOINTS))
         cp.kubectl("apply", "-f", "-", input=json.dumps({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "coredns", "namespace": "kube-system"},
@@ -130,6 +139,7 @@ def main() -> int:
         for proc in reversed(procs):
             proc.stop()
         cp.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

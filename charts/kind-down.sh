@@ -35,7 +35,8 @@ helm=$(find_tool helm)
 [[ -n $kind ]] || fail "kind is not installed, so there is no kind cluster to remove"
 [[ -n $kubectl ]] || fail "kubectl not found: run 'make tools' or install it (https://kubernetes.io/docs/tasks/tools/)"
 
-if ! "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
+clusters=$("$kind" get clusters 2>/dev/null || true)
+if ! grep -qx "$cluster" <<<"$clusters"; then
   say "no kind cluster '$cluster': nothing to do"
   exit 0
 fi

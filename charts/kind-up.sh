@@ -59,7 +59,8 @@ say "tools: $docker, $kind, $kubectl, $helm"
 k() { "$kubectl" --context "$context" "$@"; }
 
 # --- 2. cluster -------------------------------------------------------------------------
-if "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
+clusters=$("$kind" get clusters 2>/dev/null || true)
+if grep -qx "$cluster" <<<"$clusters"; then
   say "kind cluster '$cluster' exists: reusing it"
 else
   say "creating kind cluster '$cluster' (kind-config.yaml; first time pulls the node image)"
@@ -114,7 +115,8 @@ while :; do
   fi
   sleep 3
 done
-job=$(k -n "$namespace" get jobs -l app.kubernetes.io/component=bootstrap -o name | tail -n 1)
+job=$(k -n "$namespace" get jobs -l app.kubernetes.io/component=bootstrap \
+  --sort-by=.metadata.creationTimestamp -o name | tail -n 1)
 if [[ -n $job ]]; then
   say "waiting for the lab data ($job)"
   remaining=$((deadline - SECONDS)); ((remaining > 30)) || remaining=30

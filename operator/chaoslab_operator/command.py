@@ -115,6 +115,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="timeout of each Kubernetes API request (default: %(default)g)",
     )
     run.add_argument(
+        "--crd-wait", type=_positive, default=60.0, metavar="SECONDS",
+        help="how long to wait at start for the CRD to be served (default: %(default)g)",
+    )
+    run.add_argument(
         "--no-watch-configmap", action="store_true",
         help="do not watch the ConfigMap for hand edits (they are then undone at the next "
         "resync instead of at once)",
@@ -169,7 +173,7 @@ def run_operator(args: argparse.Namespace) -> int:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     try:
-        runner.run(_config(args))
+        runner.run(_config(args), crd_timeout=args.crd_wait)
     except runner.CrdMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -363,11 +363,9 @@ def decide(
     end_at = injected_at + scenario.duration
     st = dataclasses.replace(st, end_at=end_at)
     if now >= end_at:
-        st = _end(
-            st, now, Phase.COMPLETED, "DurationElapsed",
-            f"ran for {human_seconds(scenario.duration)}",
-        )
-        events.append(Event("Normal", "Completed", st.message))
+        ran = f"ran for {human_seconds(scenario.duration)}"
+        st = _end(st, now, Phase.COMPLETED, "DurationElapsed", ran)
+        events.append(Event("Normal", "Completed", ran))
         return Decision(obs, scenario, st, False, tuple(events))
 
     wake_at = end_at

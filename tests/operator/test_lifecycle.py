@@ -18,9 +18,11 @@ DYNAMO = "dynamodb.us-east-1.aws.internal"
 def test_apply_injects_and_delete_reverts(lab: OpLab) -> None:
     assert lab.configmap() == lab.base
     assert lab.resolve(DYNAMO) == BASE_ANSWER
+    t0 = time.monotonic()
     applied = lab.apply(scenario_yaml("dynamo-empty", [{"target": DYNAMO, "mode": "nodata"}]))
     assert applied.returncode == 0, applied.stderr
     lab.wait_dns(DYNAMO, "NODATA")
+    assert time.monotonic() - t0 < 3.0  # kubectl apply -> the fault in a real DNS answer
     assert lab.resolve("iam.aws.internal") == BASE_ANSWER  # only the target is hit
 
     obj = lab.get("dynamo-empty")
@@ -46,9 +48,11 @@ def test_apply_injects_and_delete_reverts(lab: OpLab) -> None:
     assert "chaoslab_operator_injections_total" in metrics
     assert lab.http_get("/healthz")[0] == 200
 
+    t0 = time.monotonic()
     lab.delete("dynamo-empty")  # returns once the finalizer is released
     assert lab.configmap() == lab.base  # byte-identical to the pristine one
     lab.wait_dns(DYNAMO, BASE_ANSWER)
+    assert time.monotonic() - t0 < 3.0
     assert lab.get("dynamo-empty") is None
     code, metrics = lab.http_get("/metrics")
     assert "chaoslab_operator_active_scenarios 0.0" in metrics

@@ -143,22 +143,27 @@ def _policy(tmp_path, name: str, cache: dict) -> str:
 
 
 def test_serve_stale_hides_a_short_fault_while_the_cache_holds(lab, clean_dns, tmp_path):
+    max_stale = 6.0
     policy = _policy(tmp_path, "stale", {
-        "enabled": True, "max_ttl": "10s", "serve_stale": True, "max_stale": "4s",
+        "enabled": True, "max_ttl": "10s", "serve_stale": True, "max_stale": f"{max_stale}s",
         "stale_on": ["nodata", "nxdomain", "servfail", "timeout", "refused"],
         "stale_recheck": "500ms"})
     stale_iam = lab.start_extra("iam", "iam-stale", policy=policy)
     try:
         authenticate(stale_iam.address)              # fills the cache (TTL 1 s from CoreDNS)
+        filled = time.monotonic()
         inject_nodata(lab)
-        started = time.monotonic()
-        time.sleep(1.2)                              # the cached answer has expired now
-        # the default-profile IAM fails, the serve-stale one keeps working
+        # the default-profile IAM fails...
         eventually(lambda: status(lambda: authenticate(lab.address("iam"))),
                    grpc.StatusCode.UNAVAILABLE)
-        while time.monotonic() - started < 3.0:
+        # ...the serve-stale one keeps working after its cached answer expired (1 s),
+        # until the stale window closes (1 s + max_stale; stop 1 s short of it)
+        served_after_expiry = 0
+        while time.monotonic() < filled + max_stale:
             assert status(lambda: authenticate(stale_iam.address))[0] == grpc.StatusCode.OK
+            served_after_expiry += time.monotonic() > filled + 1.5
             time.sleep(0.2)
+        assert served_after_expiry >= 3
         assert stale_iam.metric("chaoslab_service_dns_cache_total", result="stale") > 0
         # ...but only while the cache holds: past max_stale the fault shows
         _code, details = eventually(lambda: status(lambda: authenticate(stale_iam.address)),

@@ -263,7 +263,7 @@ def test_config_file_and_flags(tmp_path):
         "settings": {"token_ttl": "1m"}}))
     config = build_config({"config": str(cfg), "profile": "resilient"})
     assert config.policy_name == "resilient"  # the flag wins
-    assert config.capacity["max_concurrency"] == 2 and config.capacity["queue_limit"] == 512
+    assert config.capacity["max_concurrency"] == 2 and config.capacity["queue_limit"] == 1024
     assert config.settings["token_ttl"] == "1m" and config.settings["kms_key"]
     assert config.endpoints["sts"].port == 50051
     assert endpoints.exists()
@@ -308,6 +308,16 @@ def test_bootstrap_functions_parse():
 
     for body in FUNCTIONS.values():
         parse(json.dumps(body).encode())
+
+
+def test_missing_coredns_fails_naming_make_tools(monkeypatch, tmp_path):
+    from chaoslab_services import labkit
+
+    monkeypatch.setenv("CHAOSLAB_COREDNS", str(tmp_path / "nope"))
+    with pytest.raises(RuntimeError, match="make tools"):
+        labkit.coredns_binary()
+    monkeypatch.delenv("CHAOSLAB_COREDNS")
+    assert labkit.coredns_binary() == labkit.REPO_ROOT / ".tools" / "bin" / "coredns"
 
 
 def test_iam_policy_evaluation():

@@ -1,0 +1,120 @@
+"""How long `build_report` takes for a 10-minute game day (target: under 10 s).
+
+Ten minutes of data are made in seconds, not minutes: the scripted cascade of
+tests/report/synthetic_lab.py, stretched to 10 minutes (injection at 2:00, revert at 6:00),
+is written as OpenMetrics with a timestamp per second and backfilled into a fresh TSDB with
+`promtool tsdb create-blocks-from openmetrics` (Debian's prometheus package ships promtool);
+the real Prometheus then serves those blocks and the report queries them at 1 s resolution,
+exactly as after a real game day. Prints the figures; not a pass/fail test.
+
+    .venv/bin/python benchmarks/report_speed.py [--minutes 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "report"))
+
+import synthetic_lab as lab  # noqa: E402
+
+from chaoslab.toolpaths import ToolMissing, tool  # noqa: E402
+from chaoslab_report import localprom  # noqa: E402
+from chaoslab_report.build import build_report  # noqa: E402
+from chaoslab_report.timeline import Fault, ScenarioWindow  # noqa: E402
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
+
+
+def promtool() -> Path:
+    try:
+        return tool("promtool")
+    except ToolMissing:
+        # `make tools` unpacks Debian's prometheus package; promtool is in it.
+        found = sorted((ROOT / ".tools" / "apt").glob("*/unpack-prometheus/root/usr/bin/promtool"))
+        if not found:
+            raise
+        return found[-1]
+
+
+def openmetrics(start: float, seconds: int, stretch: float) -> str:
+    """The synthetic lab's metrics every second over [start, start + seconds), grouped by
+    family as OpenMetrics requires, plus `up` for the scrape times the report reads."""
+    families: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    current = ""
+    for i in range(seconds):
+        ts = start + i
+        for line in lab.render(i / stretch).splitlines():
+            if line.startswith("#"):
+                current = line.split()[2]
+                if line.startswith("# TYPE"):
+                    headers.setdefault(current, [line])
+                continue
+            m = SAMPLE.match(line)
+            if m is None:
+                continue
+            labels = ",".join(filter(None, (m[2], 'instance="bench"', 'job="lab"')))
+            families.setdefault(current, []).append(f"{m[1]}{{{labels}}} {m[3]} {ts:.3f}")
+        families.setdefault("up", []).append(f'up{{instance="bench",job="lab"}} 1 {ts:.3f}')
+    headers["up"] = ["# TYPE up gauge"]
+    out = []
+    for family, lines in families.items():
+        out.extend(headers.get(family, []))
+        out.extend(lines)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=10.0)
+    args = p.parse_args()
+    seconds = int(args.minutes * 60)
+    stretch = seconds / lab.END
+    with tempfile.TemporaryDirectory(prefix="report-speed-") as tmp:
+        work = Path(tmp)
+        start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
+        t = time.perf_counter()
+        text = openmetrics(start, seconds, stretch)
+        (work / "data.om").write_text(text)
+        gen = time.perf_counter() - t
+        samples = text.count("\n") - 1
+        t = time.perf_counter()
+        subprocess.run([str(promtool()), "tsdb", "create-blocks-from", "openmetrics",
+                        str(work / "data.om"), str(work / "data")], check=True,
+                       capture_output=True, timeout=600)
+        backfill = time.perf_counter() - t
+        prom = localprom.start(work / "prom", {}, data_dir=work / "data")
+        try:
+            timeline = [ScenarioWindow(*lab.SCENARIO, injected_at=start + lab.INJECT * stretch,
+                                       reverted_at=start + lab.REVERT * stretch,
+                                       phase="Completed",
+                                       faults=(Fault("dynamodb.us-east-1.aws.internal",
+                                                     "nodata"),))]
+            t = time.perf_counter()
+            report = build_report(prom.url, timeline, work / "out", start=start,
+                                  end=start + seconds, hold=10.0)
+            elapsed = time.perf_counter() - t
+        finally:
+            prom.stop()
+    sc = report.scenarios[0]
+    print(f"game day: {args.minutes:g} min at 1 s resolution, {len(report.tiers)} tiers, "
+          f"{samples:,} samples backfilled (generated in {gen:.1f} s, promtool {backfill:.1f} s)")
+    print(f"build_report: {elapsed:.2f} s  (target < 10 s)  "
+          f"[blast radius {len(sc.degraded())} tiers, time to recovery "
+          f"{sc.time_to_recovery_s}]")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
