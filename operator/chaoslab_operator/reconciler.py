@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 5
 # Clock-driven wake-ups land this much after the boundary, so `now >= end` holds then.
 WAKE_SLACK = 0.005
+# Clock-driven passes never come closer than this (events still trigger one at once).
+MIN_INTERVAL = 0.05
 
 
 @dataclass
@@ -260,7 +262,7 @@ class Reconciler:
                 candidates.append(outcome.wake_at + WAKE_SLACK)
             if outcome.checks_stop_conditions:
                 candidates.append(now + cfg.stop_check_seconds)
-            next_at = min(candidates)
+            next_at = max(min(candidates), now + MIN_INTERVAL)
 
     def _watch_configmap(self) -> None:
         """Trigger a pass whenever the ConfigMap differs from what the operator last wrote."""

@@ -273,10 +273,10 @@ def dns() -> Board:
         ("histogram_quantile(0.99, sum by (le) "
          f"(rate(coredns_dns_request_duration_seconds_bucket[{RI}])))", "p99"),
     ], "s", w=8)
-    b.panel("CoreDNS cache hit ratio", [(
-        f"sum(rate(coredns_cache_hits_total[{RI}])) / (sum(rate(coredns_cache_hits_total"
-        f"[{RI}])) + sum(rate(coredns_cache_misses_total[{RI}])))", "hit ratio")],
-        "percentunit", minmax=(0, 1))
+    b.panel("Corefile reload failures and panics", [
+        ("sum(increase(coredns_reload_failed_total[1m]))", "reload failures (1m)"),
+        ("sum(increase(coredns_panics_total[1m]))", "panics (1m)"),
+    ], "short", description="A fault that never lands is often a reload that failed.")
     b.panel("Services' DNS cache results", [(
         f"sum by (result) (rate(chaoslab_service_dns_cache_total[{RI}]))", "{{result}}")],
         "reqps", stack=True,
