@@ -111,7 +111,7 @@ def main() -> int:
           f"{samples:,} samples backfilled (generated in {gen:.1f} s, promtool {backfill:.1f} s)")
     print(f"build_report: {elapsed:.2f} s  (target < 10 s)  "
           f"[blast radius {len(sc.degraded())} tiers, time to recovery "
-          f"{sc.time_to_recovery_s}]")
+          f"{sc.time_to_recovery_s or 0:.1f} s]")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     return 0
 

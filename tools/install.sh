@@ -112,22 +112,23 @@ apt_prepare() { # suite
     touch "$dir/updated"
   fi
 }
-deb_binary() { # suite package binary-path-in-deb name
+deb_binary() { # suite package binary-path-in-deb name [more binaries from usr/bin]
   local suite=$1 pkg=$2 path=$3 name=$4 ver dir
   apt_prepare "$suite"
   ver=$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/{print $2}')
   [[ -n "$ver" && "$ver" != "(none)" ]] || fail "Debian $suite has no package $pkg"
-  if fresh "$name" "$pkg=$ver" "$name"; then step "$name ($pkg $ver from Debian $suite): cached"; return; fi
+  if fresh "$name" "$pkg=$ver" "$name" "${@:5}"; then step "$name ($pkg $ver from Debian $suite): cached"; return; fi
   step "$name ($pkg $ver from Debian $suite): downloading"
   dir="$apt_root/$suite/unpack-$pkg"
   rm -rf "$dir"; mkdir -p "$dir"
   (cd "$dir" && apt-get -qq "${apt_opts[@]}" download "$pkg=$ver") || fail "apt-get download $pkg failed"
   dpkg -x "$dir"/*.deb "$dir/root" || fail "unpacking $pkg failed"
   install -m 0755 "$dir/root/$path" "$bin/$name"
+  for extra in "${@:5}"; do install -m 0755 "$dir/root/usr/bin/$extra" "$bin/$extra"; done
   stamp "$name" "$pkg=$ver"
 }
 if want etcd; then deb_binary "$ETCD_SUITE" etcd-server usr/bin/etcd etcd; fi
-if want prometheus; then deb_binary "$PROMETHEUS_SUITE" prometheus usr/bin/prometheus prometheus; fi
+if want prometheus; then deb_binary "$PROMETHEUS_SUITE" prometheus usr/bin/prometheus prometheus promtool; fi
 
 # --- Debian packages installed system-wide -------------------------------------
 # dig: tests query CoreDNS with dig as well as dnspython. chromium: a test opens the

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +326,40 @@ BOARDS = {"cascade-overview.json": cascade, "service-detail.json": service,
 def render_all() -> dict[str, str]:
     """file name -> JSON text, exactly as committed."""
     return {name: json.dumps(make().json(), indent=2) + "\n" for name, make in BOARDS.items()}
+
+
+# Grafana's variables, replaced the way Grafana would for a 1 s-scrape lab, so tests can
+# run every dashboard expression against a real Prometheus.
+GRAFANA_VARS = {"$__rate_interval": "5s", "$__interval": "1s", "$__range": "1m",
+                "$service": ".*", "$region": ".*"}
+
+
+def substitute(expr: str) -> str:
+    for var, value in GRAFANA_VARS.items():
+        expr = expr.replace(var, value)
+    if "$" in expr:
+        raise ValueError(f"unknown Grafana variable in {expr!r}")
+    return expr
+
+
+def expressions(boards: Mapping[str, Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(where, executable PromQL) for every panel target, annotation and variable query."""
+    for name, board in boards.items():
+        for panel in board["panels"]:
+            for t in panel.get("targets", []):
+                yield f"{name} panel {panel['id']} {t['refId']}", substitute(t["expr"])
+        for a in board["annotations"]["list"]:
+            if "expr" in a:
+                yield f"{name} annotation {a['name']}", substitute(a["expr"])
+        for v in board["templating"]["list"]:
+            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", v["query"]["query"])
+            if not m:
+                raise ValueError(f"{name}: variable {v['name']} is not label_values(metric, label)")
+            yield f"{name} variable {v['name']}", f"count by ({m[2]}) ({m[1]})"
+
+
+def load_boards(directory: Path) -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,9 +142,18 @@ def dependency_graph(report: Report) -> plt.Figure:
     faulted = {fqdn_tier(f.target) for sc in report.scenarios[:1] for f in sc.window.faults}
     depth = max(level.values(), default=0)
     pos: dict[Tier, tuple[float, float]] = {}
+    callers: dict[Tier, list[Tier]] = {}
+    for e in report.edges:
+        callers.setdefault(e.dependency, []).append(e.client)
     widest = 1
     for d in range(depth + 1):
-        row = sorted((t for t in level if level[t] == d), key=lambda t: (t.region, t.name))
+        # Regions side by side; within one, a node sits under the mean of its callers
+        # (one barycentre pass), which keeps most edges from crossing nodes.
+        def order(t: Tier) -> tuple[str, float, str]:
+            xs = [pos[c][0] for c in callers.get(t, []) if c in pos]
+            return (t.region, sum(xs) / len(xs) if xs else 0.5, t.name)
+
+        row = sorted((t for t in level if level[t] == d), key=order)
         widest = max(widest, len(row))
         for i, t in enumerate(row):
             pos[t] = ((i + 0.5) / max(len(row), 1), -d)

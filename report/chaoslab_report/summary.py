@@ -91,7 +91,10 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
 
     amps = [a for a in sc.amplification if a.peak_received_per_intended is not None]
     if amps:
-        top = max(amps, key=lambda a: a.peak_received_per_intended or 0.0)
+        # The headline is the biggest surge over the tier's own pre-fault ratio: a front
+        # door's direct customer calls inflate received / intended at all times.
+        top = max(amps, key=lambda a: (a.peak_received_per_intended or 0.0)
+                  / (a.baseline_received_per_intended or 1.0))
         att = max(sc.amplification, key=lambda a: a.peak_attempts_per_intended or 0.0)
         base = top.baseline_received_per_intended
         lines.append(

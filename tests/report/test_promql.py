@@ -4,10 +4,8 @@ dashboard JSON is well-formed and equal to its generator's output."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,39 +18,15 @@ from chaoslab_report.prom import Prometheus
 ROOT = Path(__file__).resolve().parents[2]
 BOARD_DIR = ROOT / "charts" / "chaoslab" / "dashboards"
 ARCHITECTURE = ROOT / "ARCHITECTURE.md"
-# Grafana's variables, replaced the way Grafana would for a 1 s-scrape lab.
 ARCH_NAME = re.compile(r"`(chaoslab_(?:service|loadtest|operator)_[a-z_]+)")
-GRAFANA_VARS = {"$__rate_interval": "5s", "$__interval": "1s", "$__range": "1m",
-                "$service": ".*", "$region": ".*"}
 
 
 def boards() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text()) for p in sorted(BOARD_DIR.glob("*.json"))}
+    return dashboards.load_boards(BOARD_DIR)
 
 
-def board_expressions() -> Iterator[tuple[str, str]]:
-    """(where, expr) for every panel target, annotation and variable query."""
-    for name, board in boards().items():
-        for panel in board["panels"]:
-            for t in panel.get("targets", []):
-                yield f"{name} panel {panel['id']} {t['refId']}", t["expr"]
-        for a in board["annotations"]["list"]:
-            if "expr" in a:
-                yield f"{name} annotation {a['name']}", a["expr"]
-        for v in board["templating"]["list"]:
-            m = re.fullmatch(r"label_values\((\w+), *(\w+)\)", v["query"]["query"])
-            assert m, f"{name}: variable {v['name']} is not label_values(metric, label)"
-            yield f"{name} variable {v['name']}", f"count by ({m[2]}) ({m[1]})"
-
-
-def substitute(expr: str) -> str:
-    for var, value in GRAFANA_VARS.items():
-        expr = expr.replace(var, value)
-    assert "$" not in expr, f"unknown Grafana variable in {expr!r}"
-    return expr
-
-
-ALL = [*board_expressions(), *((f"report {n}", e) for n, e in queries.all_expressions().items())]
+ALL = [*dashboards.expressions(boards()),
+       *((f"report {n}", e) for n, e in queries.all_expressions().items())]
 
 
 def test_dashboards_are_generated_and_committed() -> None:
@@ -110,7 +84,7 @@ def test_every_architecture_metric_is_on_a_dashboard_or_in_the_report() -> None:
 def test_expression_returns_data(synthetic_lab, where: str, expr: str) -> None:
     synthetic_lab.wait_for(lab.END)
     prom = Prometheus(synthetic_lab.prometheus)
-    series = prom.query_range(substitute(expr), synthetic_lab.t0,
+    series = prom.query_range(expr, synthetic_lab.t0,
                               synthetic_lab.t0 + lab.END, 1.0)
     finite = [v for s in series for v in s.values if not math.isnan(v)]
     assert finite, f"{where}: no data for {expr}"
