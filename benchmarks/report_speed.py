@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import synthetic_lab as lab  # noqa: E402
 
-from chaoslab.toolpaths import ToolMissing, tool  # noqa: E402
+from chaoslab.toolpaths import tool  # noqa: E402
 from chaoslab_report import localprom  # noqa: E402
 from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import Fault, ScenarioWindow  # noqa: E402
@@ -35,14 +35,7 @@ SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
 
 
 def promtool() -> Path:
-    try:
-        return tool("promtool")
-    except ToolMissing:
-        # `make tools` unpacks Debian's prometheus package; promtool is in it.
-        found = sorted((ROOT / ".tools" / "apt").glob("*/unpack-prometheus/root/usr/bin/promtool"))
-        if not found:
-            raise
-        return found[-1]
+    return tool("promtool")  # from Debian's prometheus package, via `make tools`
 
 
 def openmetrics(start: float, seconds: int, stretch: float) -> str:

@@ -1,0 +1,241 @@
+"""The comparison table: one row per profile, every figure taken from the game-day report.
+
+Pure: `chaoslab_report` Reports in, rows and text out. Per profile —
+- *time to recovery*: the report's, the slowest degraded tier back at or above the SLO
+  for the report's hold time after DNS was restored; none if one never came back.
+- *below SLO after restore*: that time, or how long the tiers stayed down until the load
+  was cut or the window ended. *Metastable*: down for at least 3x the fault's duration
+  without recovering on its own (Bronson et al., HotOS 2021: the trigger is gone, the
+  sustaining effect is not).
+- *customer errors*: failed ÷ all customer workflow runs, the peak over any 5 s and the
+  total from injection to the end of observation.
+- *retry amplification*: the report's peak attempts per intended call at the worst
+  dependency (5 s window) and what that dependency received per intended call.
+- *error-budget burn*: the customers' error ratio over the same span ÷ (1 - SLO), and the
+  share of a 30-day budget it used at the pre-fault traffic rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chaoslab.experiment.paths import customer_paths
+from chaoslab_report.analysis import MONTH, Tier, index_range, recovery, rolling_ratio
+
+if TYPE_CHECKING:
+    from chaoslab_report.build import Report, ScenarioReport
+
+METASTABLE_FACTOR = 3.0  # below SLO for at least this many fault durations after restore
+X = "\u00d7"  # multiplication sign, as in the report's summary
+PEAK_WINDOW = 5  # bins (seconds at the lab's 1 s step) for the peak error share
+
+
+@dataclass(frozen=True)
+class Row:
+    profile: str
+    fault_s: float  # injected → reverted, as the operator recorded it
+    observed_s: float  # data after the restore
+    recovery_s: float | None  # the report's time to recovery
+    recovered_by: str  # "itself" | "load cut" | "" (not recovered)
+    below_slo_s: float  # after restore, until recovery / the load cut / the window's end
+    metastable: bool
+    peak_customer_errors: float | None
+    customer_errors: float | None
+    retry_amplification: float | None  # peak attempts per intended call
+    amplified_tier: str
+    received_per_intended: float | None  # at that tier, peak
+    budget_burn: float | None  # error ratio ÷ (1 - SLO)
+    budget_month_used: float | None  # share of a 30-day budget
+    degraded: tuple[str, ...]  # the blast radius (tier keys)
+    relief_users: int | None = None
+    relief_recovery_s: float | None = None  # after the load cut
+    paths: tuple[str, ...] = ()  # why customers failed
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["degraded"], d["paths"] = list(self.degraded), list(self.paths)
+        return {k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else v)
+                for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    scenario: str
+    hypothesis: str
+    faults: str
+    slo: float
+    hold: float
+    rows: tuple[Row, ...]
+    command: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def row(self, profile: str) -> Row:
+        return next(r for r in self.rows if r.profile == profile)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "chaoslab.experiment/v1", "scenario": self.scenario,
+                "hypothesis": self.hypothesis, "faults": self.faults, "slo": self.slo,
+                "hold_s": self.hold, "command": self.command, "notes": list(self.notes),
+                "profiles": [r.to_json() for r in self.rows]}
+
+
+def row(profile: str, report: Report, *, relief_at: float | None = None,
+        relief_users: int | None = None) -> Row:
+    """The comparison row of one profile's report (its first scenario)."""
+    if not report.scenarios:
+        raise ValueError(f"{profile}: the report holds no scenario")
+    sc = report.scenarios[0]
+    w = sc.window
+    reverted = w.reverted_at if w.reverted_at is not None else sc.eval_end
+    fault_s = reverted - w.injected_at
+    observed_s = max(0.0, sc.eval_end - reverted)
+    ttr = sc.time_to_recovery_s
+    by_itself = ttr is not None and (relief_at is None or reverted + ttr <= relief_at + 1e-6)
+    recovered_by = "itself" if by_itself else ("load cut" if ttr is not None else "")
+    if by_itself:
+        below = ttr or 0.0
+    elif relief_at is not None:
+        below = relief_at - reverted
+    else:
+        below = observed_s
+    metastable = not by_itself and below >= METASTABLE_FACTOR * fault_s
+    peak, total = customer_error_shares(report, sc)
+    amp = max(sc.amplification, key=lambda a: a.peak_attempts_per_intended or 0.0,
+              default=None)
+    burn, month = budget(report, sc)
+    relief_rec = relief_recovery(report, sc, relief_at) if relief_at is not None else None
+    return Row(
+        profile=profile, fault_s=fault_s, observed_s=observed_s, recovery_s=ttr,
+        recovered_by=recovered_by, below_slo_s=below, metastable=metastable,
+        peak_customer_errors=peak, customer_errors=total,
+        retry_amplification=amp.peak_attempts_per_intended if amp else None,
+        amplified_tier=amp.tier.key if amp else "",
+        received_per_intended=amp.peak_received_per_intended if amp else None,
+        budget_burn=burn, budget_month_used=month,
+        degraded=tuple(i.tier.key for i in sc.degraded()),
+        relief_users=relief_users if relief_at is not None else None,
+        relief_recovery_s=relief_rec,
+        paths=tuple(p.describe() for p in customer_paths(report, sc)))
+
+
+def compare(scenario: str, hypothesis: str, faults: str, rows: Sequence[Row], *, slo: float,
+            hold: float, command: str = "", notes: Sequence[str] = ()) -> Comparison:
+    return Comparison(scenario, hypothesis, faults, slo, hold, tuple(rows), command,
+                      tuple(notes))
+
+
+# --- figures from the report's timelines ----------------------------------------------------
+
+def customer_timeline(report: Report) -> tuple[list[float], list[float]]:
+    """(all customer workflow runs, failed runs) per bin, summed over workflows and regions."""
+    n = len(report.times)
+    total, bad = [0.0] * n, [0.0] * n
+    for tier in _customers(report):
+        for i, (req, a) in enumerate(zip(report.requests[tier], report.availability[tier],
+                                         strict=True)):
+            total[i] += req
+            if not math.isnan(a):
+                bad[i] += req * (1.0 - a)
+    return total, bad
+
+
+def customer_error_shares(report: Report, sc: ScenarioReport
+                          ) -> tuple[float | None, float | None]:
+    """(peak share over any 5 s, total share) of failed customer runs, injection → end."""
+    total, bad = customer_timeline(report)
+    lo, hi = index_range(report.times, sc.window.injected_at, sc.eval_end)
+    runs = sum(total[lo:hi])
+    share = sum(bad[lo:hi]) / runs if runs else None
+    rolling = [x for x in rolling_ratio(bad, total, PEAK_WINDOW)[lo:hi] if not math.isnan(x)]
+    return (max(rolling) if rolling else None), share
+
+
+def budget(report: Report, sc: ScenarioReport) -> tuple[float | None, float | None]:
+    """(burn rate, share of a 30-day budget) of the customers' error budget."""
+    total, bad = customer_timeline(report)
+    lo, hi = index_range(report.times, sc.window.injected_at, sc.eval_end)
+    runs = sum(total[lo:hi])
+    if not runs:
+        return None, None
+    allowed = 1.0 - report.slo
+    burn = (sum(bad[lo:hi]) / runs) / allowed
+    before = [x for x in total[:lo] if x > 0]  # pre-fault bins with traffic
+    if not before:
+        return burn, None
+    rate = sum(before) / (len(before) * report.step)
+    return burn, sum(bad[lo:hi]) / (allowed * rate * MONTH)
+
+
+def relief_recovery(report: Report, sc: ScenarioReport, relief_at: float) -> float | None:
+    """Seconds from the load cut until every degraded tier held the SLO again."""
+    worst = 0.0
+    for impact in sc.degraded():
+        avail = report.availability.get(impact.tier, [])
+        bins = [(t, t + report.step, a) for t, a in zip(report.times, avail, strict=False)
+                if not math.isnan(a)]
+        at = recovery(bins, relief_at, report.slo, report.hold)
+        if at is None:
+            return None
+        worst = max(worst, at - relief_at)
+    return worst
+
+
+def _customers(report: Report) -> list[Tier]:
+    return [t for t in report.tiers if t.kind == "workflow"]
+
+
+# --- text -----------------------------------------------------------------------------------
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def _secs(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0f} s"
+
+
+def recovery_text(r: Row) -> str:
+    if r.recovered_by == "itself":
+        return f"{r.recovery_s:.0f} s"
+    if r.recovered_by == "load cut" and r.relief_users is not None:
+        cut = f"{r.relief_recovery_s:.0f} s" if r.relief_recovery_s is not None else "?"
+        return (f"none for {r.below_slo_s:.0f} s; {cut} after cutting to "
+                f"{r.relief_users} customers")
+    text = f"none in {r.observed_s:.0f} s"
+    if r.relief_users is not None:
+        text += f" (not even with {r.relief_users} customers)"
+    return text
+
+
+def markdown(c: Comparison) -> str:
+    lines = [f"### `{c.scenario}`: {c.faults}", ""]
+    if c.hypothesis:
+        lines += [f"Hypothesis: {c.hypothesis}", ""]
+    lines += [
+        f"| profile | fault | time to recovery after DNS restore | metastable (≥3{X} fault "
+        f"below SLO) | peak customer errors (5 s) | customer errors, total | retry "
+        "amplification (peak attempts per call) | error-budget burn | 30-day budget used |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in c.rows:
+        amp = "n/a" if r.retry_amplification is None else (
+            f"{r.retry_amplification:.1f}{X} at {r.amplified_tier.removeprefix('service:')}")
+        burn = "n/a" if r.budget_burn is None else f"{r.budget_burn:.0f}{X}"
+        lines.append(
+            f"| {r.profile} | {r.fault_s:.0f} s | {recovery_text(r)} | "
+            f"{'**yes**' if r.metastable else 'no'} | {_pct(r.peak_customer_errors)} | "
+            f"{_pct(r.customer_errors)} | {amp} | {burn} | {_pct(r.budget_month_used)} |")
+    lines += ["", f"SLO {c.slo:.2%} per tier; recovered = at or above it for {c.hold:.0f} s "
+              "(the game-day report's definitions). Totals run from the injection to the "
+              "end of the observation window."]
+    paths = {p for r in c.rows for p in r.paths}
+    if paths:
+        lines += ["", "Why customers failed (dependency paths measured by the report):"]
+        lines += [f"- {p}" for p in sorted(paths)]
+    lines += [f"- {n}" for n in c.notes] if c.notes else []
+    if c.command:
+        lines += ["", "Reproduce:", "```sh", c.command, "```"]
+    return "\n".join(lines) + "\n"

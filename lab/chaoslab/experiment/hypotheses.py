@@ -1,0 +1,201 @@
+"""Each library scenario's hypothesis (its `chaoslab.io/hypothesis` annotation) as a check.
+
+A check reads only what a run measured — the game-day report, the DNS probes taken while
+the fault was live, the comparison row — and returns a verdict with its evidence, so
+`chaoslab experiment` can print whether the hypothesis held and the scenario tests can
+assert it. A scenario without a check here gets no verdict, never a false one.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chaoslab.experiment.compare import Row, customer_timeline
+from chaoslab.experiment.paths import failure_path
+from chaoslab.experiment.probe import Probe, probe_name
+from chaoslab_report.analysis import Tier, index_range
+
+if TYPE_CHECKING:
+    from chaoslab_report.analysis import TierImpact
+    from chaoslab_report.build import Report, ScenarioReport
+
+
+@dataclass
+class Verdict:
+    scenario: str
+    profile: str
+    held: bool = True
+    evidence: list[str] = field(default_factory=list)
+
+    def expect(self, ok: bool, text: str) -> None:
+        """Record one observation; any failed one makes the hypothesis not hold."""
+        self.evidence.append(("ok: " if ok else "FAILED: ") + text)
+        self.held = self.held and ok
+
+    def describe(self) -> str:
+        head = "held" if self.held else "did NOT hold"
+        return f"{self.scenario} under {self.profile}: hypothesis {head}\n" + "\n".join(
+            f"  - {e}" for e in self.evidence)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one run of a scenario measured."""
+
+    profile: str
+    report: Report
+    row: Row
+    probes: Sequence[Probe] = ()
+
+    @property
+    def sc(self) -> ScenarioReport:
+        return self.report.scenarios[0]
+
+    def impact(self, key: str) -> TierImpact | None:
+        return self.sc.impacts.get(key)
+
+    def fault_probes(self, target: str, transport: str) -> list[Probe]:
+        name = probe_name(target)
+        return [p for p in self.probes if p.name == name and p.transport == transport]
+
+
+Check = Callable[[Verdict, Evidence], None]
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        CHECKS[name] = fn
+        return fn
+    return register
+
+
+def evaluate(scenario: str, ev: Evidence) -> Verdict | None:
+    """The verdict for `scenario` under this run, or None if nothing is claimed for it."""
+    fn = CHECKS.get(scenario)
+    if fn is None:
+        return None
+    verdict = Verdict(scenario, ev.profile)
+    fn(verdict, ev)
+    return verdict if verdict.evidence else None
+
+
+def _fault_window_errors(ev: Evidence) -> float | None:
+    """Customers' failed share while the fault was live."""
+    total, bad = customer_timeline(ev.report)
+    w = ev.sc.window
+    lo, hi = index_range(ev.report.times, w.injected_at, w.reverted_at or ev.sc.eval_end)
+    runs = sum(total[lo:hi])
+    return sum(bad[lo:hi]) / runs if runs else None
+
+
+def _degraded(ev: Evidence, key: str) -> bool:
+    i = ev.impact(key)
+    return bool(i and i.degraded)
+
+
+# --- the library ----------------------------------------------------------------------------
+
+@check("us-east-1-dynamodb-dns")
+def _flagship(v: Verdict, ev: Evidence) -> None:
+    for svc in ("iam", "lambda", "cloudwatch"):
+        i = ev.impact(f"service:{svc}.us-east-1")
+        after = i.first_impact_after_s if i else None
+        v.expect(bool(i and i.degraded and after is not None and after <= 10.0),
+                 f"{svc} us-east-1 degraded {after if after is None else round(after, 1)} s "
+                 "after the injection (within seconds: <= 10 s)")
+    v.expect(not _degraded(ev, "service:dynamodb.us-west-2"), "DynamoDB us-west-2 stayed "
+             "at or above the SLO")
+    if ev.profile == "backoff-jitter":
+        ttr = ev.row.recovery_s
+        v.expect(ttr is not None and ttr < 30.0 and ev.row.recovered_by == "itself",
+                 f"recovery {ttr} s after the DNS restore (< 30 s with backoff-jitter)")
+
+
+@check("retry-storm")
+def _retry_storm(v: Verdict, ev: Evidence) -> None:
+    r = ev.row
+    if ev.profile == "naive":
+        v.expect(r.metastable, f"below the SLO for {r.below_slo_s:.0f} s after the restore "
+                 f"without recovering by itself (>= 3x the {r.fault_s:.0f} s fault: "
+                 f"{3 * r.fault_s:.0f} s)")
+    elif ev.profile in ("resilient", "resilient-stale"):
+        v.expect(r.recovered_by == "itself" and r.recovery_s is not None
+                 and r.recovery_s <= 30.0,
+                 f"recovered {r.recovery_s} s after the restore (within 30 s)")
+
+
+@check("partial-servfail")
+def _partial_servfail(v: Verdict, ev: Evidence) -> None:
+    errors = _fault_window_errors(ev)
+    v.expect(errors is not None and errors < 0.10,
+             f"customer errors {errors if errors is None else f'{errors:.1%}'} while the "
+             "fault was live (< 10%)")
+    dns = [e for e in ev.report.edges if e.dependency.region == "us-east-1"
+           and e.causes.get("dns_error", 0) > 0]
+    v.expect(bool(dns), "dns_error outcomes on us-east-1 edges: " + (", ".join(
+        f"{e.client.name}->{e.dependency.name} {e.causes['dns_error']:.0f}" for e in dns)
+        or "none"))
+    amps = [a for a in ev.sc.amplification if a.tier.region == "us-east-1"]
+    peak = max((a.peak_attempts_per_intended or 0.0 for a in amps), default=0.0)
+    v.expect(peak > 1.05, f"retries rose: up to {peak:.2f} attempts per intended call on a "
+             "us-east-1 dependency")
+
+
+@check("slow-dns")
+def _slow_dns(v: Verdict, ev: Evidence) -> None:
+    probes = ev.fault_probes("dynamodb.us-east-1.aws.internal", "udp")
+    times = [p.seconds for p in probes if p.rcode == "NOERROR" and p.addresses]
+    median = statistics.median(times) if times else None
+    v.expect(median is not None and median >= 0.8,
+             f"lookups of dynamodb.us-east-1 took {median if median is None else round(median, 3)}"
+             f" s (median of {len(times)} probes; >= 0.8 s) and still answered")
+    iam = ev.impact("service:iam.us-east-1")
+    base = iam.p99_baseline_s if iam else None
+    peak = iam.p99_peak_s if iam else None
+    v.expect(peak is not None and peak >= 0.5 and (base is None or peak >= 3 * base),
+             f"IAM p99 latency rose from {_s(base)} to {_s(peak)} (>= 0.5 s, >= 3x)")
+
+
+@check("truncation")
+def _truncation(v: Verdict, ev: Evidence) -> None:
+    udp = ev.fault_probes("iam.aws.internal", "udp")
+    tcp = ev.fault_probes("iam.aws.internal", "tcp")
+    v.expect(bool(udp) and all(p.truncated for p in udp[1:] or udp),
+             f"UDP answers for iam.aws.internal had the TC bit ({sum(p.truncated for p in udp)}"
+             f" of {len(udp)} probes)")
+    v.expect(bool(tcp) and all(p.rcode == "NOERROR" and p.addresses for p in tcp),
+             f"TCP answers were whole ({sum(bool(p.addresses) for p in tcp)} of {len(tcp)} "
+             "with addresses)")
+    signin = [i for i in ev.sc.impacts.values() if i.tier.kind == "workflow"
+              and i.tier.name == "signin"]
+    v.expect(bool(signin) and not any(i.degraded for i in signin),
+             "sign-in stayed at or above the SLO: " + ", ".join(
+                 f"{i.tier.region} {_pct(i.availability_during)}" for i in signin))
+
+
+@check("regional-failover-drill")
+def _failover(v: Verdict, ev: Evidence) -> None:
+    signin = ev.impact("workflow:signin.us-west-2")
+    v.expect(bool(signin and signin.degraded),
+             f"us-west-2 sign-in fell below the SLO (down to "
+             f"{_pct(signin.min_availability if signin else None)})")
+    ddb = ev.impact("service:dynamodb.us-west-2")
+    v.expect(ddb is not None and not ddb.degraded,
+             f"DynamoDB us-west-2 served normally ({_pct(ddb.availability_during if ddb else None)}"
+             " available)")
+    path = failure_path(ev.report, ev.sc, Tier("workflow", "signin", "us-west-2"))
+    keys = [t.key for t in path.tiers]
+    v.expect(keys[1:3] == ["service:iam.us-east-1", "service:dynamodb.us-east-1"]
+             and path.reaches_dns, f"path: {path.describe()}")
+
+
+def _s(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f} s"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
