@@ -45,7 +45,7 @@ def wait_for(server: CoreDNS, rcode: int, limit: float = 10.0) -> float:
 
 def measure(how: str, rounds: int) -> list[float]:
     samples = []
-    with CoreDNS(lambda p, m: local_corefile(p, m, ENDPOINTS)) as server:
+    with CoreDNS(lambda p, m: local_corefile(p, m, ENDPOINTS, reload_plugin=True)) as server:
         base = server.corefile.read_text()
         faulted = compile_corefile(base, [SCENARIO])
         for _ in range(rounds):

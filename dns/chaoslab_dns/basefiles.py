@@ -92,15 +92,22 @@ def _port(value: int, what: str) -> int:
 
 
 def local_corefile(
-    dns_port: int, metrics_port: int, endpoints: Mapping[str, str], ttl: int = 5
+    dns_port: int,
+    metrics_port: int,
+    endpoints: Mapping[str, str],
+    ttl: int = 5,
+    reload_plugin: bool = False,
 ) -> str:
     """The local lab's pristine Corefile.
 
     ``endpoints`` maps ``<service>.<region>.aws.internal`` (and ``iam.aws.internal`` ...) to
     IPv4 addresses; ``ttl`` is the TTL of every record and of negative answers, kept short so
-    clients see a fault and its revert quickly.
+    clients see a fault and its revert quickly. The lab reloads CoreDNS by SIGUSR1 alone;
+    ``reload_plugin`` adds ``reload 2s 0s`` for a CoreDNS nobody signals (never both: they
+    race, coredns#6263).
     """
     return _template("Corefile.local.tmpl").substitute(
+        reload="    reload 2s 0s\n" if reload_plugin else "",
         dns_port=_port(dns_port, "dns_port"),
         metrics_port=_port(metrics_port, "metrics_port"),
         aws_internal_records=zone_records("aws.internal", endpoints, ttl),

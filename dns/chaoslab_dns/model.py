@@ -62,7 +62,7 @@ class Scenario:
     namespace: str
     name: str
     faults: tuple[Fault, ...]
-    start_after: float  # seconds after creation
+    start_after: float  # seconds after the operator accepts it (status.acceptedAt)
     duration: float  # seconds the faults stay injected
     stop_conditions: tuple[StopCondition, ...] = ()
 

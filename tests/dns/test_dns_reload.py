@@ -33,7 +33,7 @@ def rcode_is(server, rcode: int):
 
 
 def test_reload_by_interval_then_by_signal(launch) -> None:
-    server = launch(lambda p, m: local_corefile(p, m, ENDPOINTS))
+    server = launch(lambda p, m: local_corefile(p, m, ENDPOINTS, reload_plugin=True))
     base = server.corefile.read_text()
 
     server.rewrite(compile_corefile(base, [scenario("nxdomain")]), signal_reload=False)
@@ -48,7 +48,7 @@ def test_reload_by_interval_then_by_signal(launch) -> None:
 
 def test_interval_reload_fails_after_a_signal_reload(launch) -> None:
     """coredns#6263 as seen here; if this starts failing, CoreDNS fixed it: update the README."""
-    server = launch(lambda p, m: local_corefile(p, m, ENDPOINTS))
+    server = launch(lambda p, m: local_corefile(p, m, ENDPOINTS, reload_plugin=True))
     base = server.corefile.read_text()
     server.rewrite(compile_corefile(base, [scenario("refused")]))
     server.wait_until(rcode_is(server, dns.rcode.REFUSED), limit=2.0)

@@ -98,15 +98,8 @@ class OpLab:
         self.metrics_port = free_port()
         from chaoslab_dns.basefiles import local_corefile
 
-        # The projector SIGUSR1s CoreDNS after each write, so the `reload` plugin goes: two
-        # reload mechanisms race each other (one of the two restarts fails).
-        self.base = "".join(
-            line
-            for line in local_corefile(self.dns_port, self.metrics_port, ENDPOINTS).splitlines(
-                keepends=True
-            )
-            if line.strip() != "reload 2s 0s"
-        )
+        # The projector SIGUSR1s CoreDNS after each write: the lab's one reload mechanism.
+        self.base = local_corefile(self.dns_port, self.metrics_port, ENDPOINTS)
         self.corefile = workdir / "Corefile"
         self.kube = Kube.connect(cp.kubeconfig, timeout=10.0)
         self.coredns: Proc | None = None

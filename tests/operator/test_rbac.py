@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,3 +183,40 @@ def test_token_is_a_real_service_account_token(sa_kubeconfig: Path) -> None:
     payload = token.split(".")[1]
     claims = yaml.safe_load(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["sub"] == f"system:serviceaccount:{RELEASE_NS}:{SA}"
+
+
+def test_uninstall_hook_reverts_faults_with_exactly_this_rbac(
+    rbac_lab: OpLab, sa_kubeconfig: Path
+) -> None:
+    """`helm uninstall` runs the pre-delete hook: its exact command, as the operator's
+    service account, must leave DNS pristine while a fault is live."""
+    lab = rbac_lab
+    hook = subprocess.run(
+        [str(tool("helm")), "template", "chaoslab", str(REPO_ROOT / "charts" / "chaoslab"),
+         "--namespace", RELEASE_NS, "--kube-version", "1.34.4",
+         "--show-only", "templates/operator/revert-hook.yaml"],
+        capture_output=True, text=True, timeout=60, check=True)
+    job = yaml.safe_load(hook.stdout)
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == SA
+    args = pod["containers"][0]["args"]
+    assert args[:3] == ["chaoslab", "abort", "--all"]
+
+    if lab.operator is None or not lab.operator.alive():
+        lab.start_operator(kubeconfig=sa_kubeconfig)
+    dynamo = "dynamodb.us-east-1.aws.internal"
+    assert lab.apply(scenario_yaml("before-uninstall", [{"target": dynamo, "mode": "servfail"}],
+                                   duration="10m")).returncode == 0
+    lab.wait_dns(dynamo, "SERVFAIL")
+
+    chaoslab = Path(sys.executable).parent / "chaoslab"
+    out = subprocess.run([str(chaoslab), *args[1:], "--kubeconfig", str(sa_kubeconfig)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert lab.configmap() == lab.base
+    lab.wait_dns(dynamo, BASE_ANSWER)
+    assert lab.phase("before-uninstall") == "Aborted"
+    time.sleep(2 * 0.5 + 1)  # a few operator passes: nothing re-injects an aborted scenario
+    assert lab.configmap() == lab.base
+    lab.delete("before-uninstall")

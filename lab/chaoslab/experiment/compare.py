@@ -190,7 +190,9 @@ def _customers(report: Report) -> list[Tier]:
 # --- text -----------------------------------------------------------------------------------
 
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
+    if x is None:
+        return "n/a"
+    return f"{x:.1%}" if x >= 0.01 or x == 0 else f"{100 * x:.2g}%"  # small: 2 digits
 
 
 def _secs(x: float | None) -> str:
@@ -231,10 +233,12 @@ def markdown(c: Comparison) -> str:
     lines += ["", f"SLO {c.slo:.2%} per tier; recovered = at or above it for {c.hold:.0f} s "
               "(the game-day report's definitions). Totals run from the injection to the "
               "end of the observation window."]
-    paths = {p for r in c.rows for p in r.paths}
+    paths = {p: [r.profile for r in c.rows if p in r.paths] for r in c.rows for p in r.paths}
     if paths:
-        lines += ["", "Why customers failed (dependency paths measured by the report):"]
-        lines += [f"- {p}" for p in sorted(paths)]
+        lines += ["", "Why customers failed: the failing dependency path from each degraded "
+                  "customer workflow, as the report measured it (last hop: how its calls "
+                  "failed):"]
+        lines += [f"- {p} ({', '.join(who)})" for p, who in sorted(paths.items())]
     lines += [f"- {n}" for n in c.notes] if c.notes else []
     if c.command:
         lines += ["", "Reproduce:", "```sh", c.command, "```"]

@@ -112,7 +112,7 @@ def _flagship(v: Verdict, ev: Evidence) -> None:
     if ev.profile == "backoff-jitter":
         ttr = ev.row.recovery_s
         v.expect(ttr is not None and ttr < 30.0 and ev.row.recovered_by == "itself",
-                 f"recovery {ttr} s after the DNS restore (< 30 s with backoff-jitter)")
+                 f"recovery {_s(ttr)} after the DNS restore (< 30 s with backoff-jitter)")
 
 
 @check("retry-storm")
@@ -125,7 +125,7 @@ def _retry_storm(v: Verdict, ev: Evidence) -> None:
     elif ev.profile in ("resilient", "resilient-stale"):
         v.expect(r.recovered_by == "itself" and r.recovery_s is not None
                  and r.recovery_s <= 30.0,
-                 f"recovered {r.recovery_s} s after the restore (within 30 s)")
+                 f"recovered {_s(r.recovery_s)} after the restore (within 30 s)")
 
 
 @check("partial-servfail")
@@ -194,7 +194,7 @@ def _failover(v: Verdict, ev: Evidence) -> None:
 
 
 def _s(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f} s"
+    return "n/a" if x is None else f"{x:.3g} s"
 
 
 def _pct(x: float | None) -> str:

@@ -25,13 +25,16 @@ from chaoslab.procs import Proc
 # Why these numbers (the README's experiments section has the measurements):
 # - IAM: 2 workers x 40 ms per Authorize is ~45 Authorize/s, about twice what 20
 #   customers need (~20/s), so a healthy lab runs IAM at ~45 % whatever the CPU does
-#   (the modelled service time dominates the few ms of Python per request).
+#   (the modelled service time dominates the few ms of Python per request). Its queue of
+#   256 is ~6 s of work: far beyond the naive 500 ms timeout, short enough to drain in
+#   seconds once the load allows.
 # - Customers: a 1 s deadline and 3 attempts, as an SDK in "standard" retry mode with a
 #   tight timeout. A customer that gives up at 1 s calls again while the Lambda handler it
 #   abandoned keeps retrying IAM: that abandoned work is what sustains the storm.
 DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
     "iam": {"capacity": {
         "max_concurrency": 2,
+        "queue_limit": 256,
         "service_time": {"default": "40ms", "Authenticate": "60ms",
                          "GetSessionToken": "60ms"},
     }},

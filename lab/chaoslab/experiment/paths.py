@@ -1,10 +1,10 @@
 """Why a customer tier failed: the chain of failing dependency edges down to the DNS fault.
 
 The report measures every edge (who called whom, how many of those calls failed and with
-what outcome). Starting at a failing customer workflow, follow the edge that failed most
-in the scenario window until an edge failed in DNS itself (`dns_error`) or nothing below
-fails: that chain is the dependency path the fault travelled, e.g. us-west-2 sign-in →
-IAM (global, us-east-1) → DynamoDB us-east-1, NODATA. Pure: report data in, path out.
+what outcome). Starting at a failing customer workflow, follow the edge with the most
+failed calls in the scenario window until an edge failed in DNS itself (`dns_error`) or
+nothing below fails: that chain is the dependency path the fault travelled, e.g. us-west-2
+sign-in → IAM (global, us-east-1) → DynamoDB us-east-1, NODATA. Pure: report in, path out.
 """
 
 from __future__ import annotations
@@ -23,8 +23,13 @@ MIN_FAILED = 0.05  # an edge "fails" when at least this share of its calls faile
 @dataclass(frozen=True)
 class Hop:
     edge: Edge
-    failed_share: float  # in the scenario window
-    outcome: str  # the edge's most frequent failure outcome (dns_error, timeout, ...)
+    failed: float  # failed calls in the scenario window
+    failed_share: float  # of the edge's calls in that window
+    outcomes: tuple[str, ...]  # failure outcomes seen on the edge, most frequent first
+
+    @property
+    def in_dns(self) -> bool:
+        return "dns_error" in self.outcomes
 
 
 @dataclass(frozen=True)
@@ -38,26 +43,27 @@ class FailurePath:
 
     @property
     def reaches_dns(self) -> bool:
-        return bool(self.hops) and self.hops[-1].outcome == "dns_error"
+        return bool(self.hops) and self.hops[-1].in_dns
 
     def describe(self) -> str:
+        """`customers: sign-in (us-west-2) → IAM (us-east-1) → DynamoDB (us-east-1):
+        dns_error, breaker_open`."""
         text = " → ".join(t.label for t in self.tiers)
         if self.hops:
-            last = self.hops[-1]
-            text += (f" (calls to it failed with {last.outcome}, "
-                     f"{last.failed_share:.0%} of calls in the scenario)")
+            text += ": " + ", ".join(self.hops[-1].outcomes)
         return text
 
     def to_json(self) -> dict[str, object]:
         return {"tiers": [t.key for t in self.tiers], "text": self.describe(),
                 "reaches_dns": self.reaches_dns,
                 "hops": [{"client": h.edge.client.key, "dependency": h.edge.dependency.key,
-                          "failed_share": round(h.failed_share, 4), "outcome": h.outcome}
-                         for h in self.hops]}
+                          "failed": round(h.failed, 1), "failed_share": round(h.failed_share, 4),
+                          "outcomes": list(h.outcomes)} for h in self.hops]}
 
 
 def failure_path(report: Report, sc: ScenarioReport, start: Tier) -> FailurePath:
-    """The worst-failing chain of edges from `start`, within the scenario's window."""
+    """From `start`, the edge with the most failed calls in the scenario window, then the
+    same from its dependency, until the calls failed in DNS or nothing below fails."""
     lo, hi = index_range(report.times, sc.window.injected_at, sc.eval_end)
     by_client: dict[Tier, list[Edge]] = {}
     for e in report.edges:
@@ -69,17 +75,17 @@ def failure_path(report: Report, sc: ScenarioReport, start: Tier) -> FailurePath
         failing = []
         for e in by_client.get(tier, []):
             share = e.failure_ratio_between(lo, hi)
+            failed = sum(e.failed_bins[lo:hi])
             if share is not None and share >= MIN_FAILED and e.dependency not in seen:
-                failing.append((share, e))
+                failing.append(Hop(e, failed, share, _outcomes(e)))
         if not failing:
             break
-        # Prefer an edge that failed in DNS: that is where the fault is.
-        share, edge = max(failing, key=lambda x: (_outcome(x[1]) == "dns_error", x[0]))
-        hops.append(Hop(edge, share, _outcome(edge)))
-        if hops[-1].outcome == "dns_error":
+        hop = max(failing, key=lambda h: (h.failed, h.in_dns))
+        hops.append(hop)
+        if hop.in_dns:
             break
-        seen.add(edge.dependency)
-        tier = edge.dependency
+        seen.add(hop.edge.dependency)
+        tier = hop.edge.dependency
     return FailurePath(start, tuple(hops))
 
 
@@ -88,6 +94,6 @@ def customer_paths(report: Report, sc: ScenarioReport) -> list[FailurePath]:
     return [failure_path(report, sc, i.tier) for i in sc.degraded() if i.tier.kind == "workflow"]
 
 
-def _outcome(edge: Edge) -> str:
+def _outcomes(edge: Edge) -> tuple[str, ...]:
     causes = {k: v for k, v in edge.causes.items() if v > 0}
-    return max(causes, key=lambda k: causes[k]) if causes else "?"
+    return tuple(sorted(causes, key=lambda k: -causes[k]))
