@@ -1,0 +1,75 @@
+"""The local lab fails clearly and cleanly: a missing tool names `make tools`, a component
+that dies names its log file, and Ctrl-C during start-up leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chaoslab.procs import pid_alive
+
+CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
+
+
+def _leftovers(lab_dir: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(lab_dir) in cmdline:
+                found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def test_missing_tool_names_make_tools(tmp_path: Path) -> None:
+    env = {**os.environ, "CHAOSLAB_TOOLS": str(tmp_path / "no-tools")}
+    out = subprocess.run([CHAOSLAB, "up", "--local", "--lab-dir", str(tmp_path / "lab")],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode != 0
+    assert "make tools" in out.stderr, out.stderr
+    assert not _leftovers(tmp_path / "lab")
+
+
+def test_a_failing_component_names_its_log(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "lab"
+    out = subprocess.run(
+        [CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir), "--profile", "no-such-profile"],
+        capture_output=True, text=True, timeout=180)
+    assert out.returncode != 0
+    # The services refuse the unknown profile; the error points at a service's log.
+    assert "see " in out.stderr and str(lab_dir / "logs" / "service-") in out.stderr, out.stderr
+    assert not _leftovers(lab_dir), "a failed start-up left processes behind"
+    assert sorted(p.name for p in lab_dir.iterdir()) == ["logs"]
+
+
+def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "lab"
+    up = subprocess.Popen([CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = lab_dir / "state.json"
+    deadline = time.monotonic() + 120
+    pids: dict[str, int] = {}
+    # Interrupt once the services are being started: a half-started lab.
+    while time.monotonic() < deadline and up.poll() is None:
+        try:
+            pids = json.loads(state.read_text()).get("pids", {})
+        except (OSError, ValueError):
+            pids = {}
+        if any(name.startswith("service-") for name in pids):
+            break
+        time.sleep(0.1)
+    assert up.poll() is None, up.stdout.read() if up.stdout else ""
+    up.send_signal(signal.SIGINT)
+    output, _ = up.communicate(timeout=120)
+    assert up.returncode != 0, output
+    assert "interrupted" in output or "stopping" in output, output
+    assert pids and not any(pid_alive(p) for p in pids.values()), output
+    assert not _leftovers(lab_dir), "Ctrl-C left processes behind"
