@@ -2,11 +2,12 @@
 # `make down`: undoes charts/kind-up.sh.
 #   charts/kind-down.sh                 uninstall the lab, restore the cluster DNS, delete the cluster
 #   charts/kind-down.sh --keep-cluster  uninstall the lab and restore the cluster DNS only
-# The chart is uninstalled first, so the operator's shutdown reverts any active fault;
-# then charts/coredns-patch.sh revert restores kind's Corefile (byte for byte) and CoreDNS
+# The chart is uninstalled first: its pre-delete hook runs the kill switch (`chaoslab abort
+# --all`) while the operator still runs, so no fault survives; then charts/coredns-patch.sh revert restores kind's Corefile (byte for byte) and CoreDNS
 # image. With --keep-cluster the OutageScenario CRD stays (Helm never deletes CRDs):
 # `kubectl delete crd outagescenarios.chaoslab.io` removes it with every scenario.
-# Settings: KIND_CLUSTER_NAME (default chaoslab).
+# Settings: KIND_CLUSTER_NAME (default chaoslab); CHAOSLAB_HELM_UNINSTALL_ARGS, extra
+# arguments for `helm uninstall` (the tests pass --no-hooks: without a kubelet no Job runs).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,8 +45,10 @@ fi
 if [[ -z $helm ]]; then
   say "helm not found: skipping the uninstall (run 'make tools' to have it)"
 elif "$helm" status "$release" --kube-context "$context" -n "$namespace" >/dev/null 2>&1; then
-  say "uninstalling the chart (the operator reverts active faults on its way out)"
-  "$helm" uninstall "$release" --kube-context "$context" -n "$namespace" --wait --timeout 120s
+  say "uninstalling the chart (its pre-delete hook reverts every active fault first)"
+  read -r -a uninstall_args <<< "${CHAOSLAB_HELM_UNINSTALL_ARGS:-}"
+  "$helm" uninstall "$release" --kube-context "$context" -n "$namespace" --wait --timeout 120s \
+    "${uninstall_args[@]}"
 else
   say "chart not installed in $namespace"
 fi

@@ -95,8 +95,8 @@ def test_every_workload_is_locked_down(values: tuple[Path, ...]) -> None:
                 assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{name} {kind}"
             image = c["image"]
             assert ":" in image and not image.endswith(":latest"), f"{name}: {image}"
-        # Only the operator talks to the API server.
-        if obj["metadata"]["name"] == "chaoslab-operator":
+        # Only the operator (and its uninstall hook, the kill switch) talks to the API server.
+        if obj["metadata"]["name"] in ("chaoslab-operator", "chaoslab-revert-faults"):
             assert spec["serviceAccountName"] == "chaoslab-operator"
         else:
             assert spec["automountServiceAccountToken"] is False, name
@@ -198,8 +198,9 @@ def test_operator_runs_the_contract_command() -> None:
 
 
 def test_bootstrap_job() -> None:
-    (job,) = find(render(), "Job")
-    assert job["metadata"]["name"] == "chaoslab-bootstrap-r1"
+    jobs = {j["metadata"]["name"]: j for j in find(render(), "Job")}
+    assert sorted(jobs) == ["chaoslab-bootstrap-r1", "chaoslab-revert-faults"]
+    job = jobs["chaoslab-bootstrap-r1"]
     spec = pod_spec(job)
     (c,) = spec["containers"]
     args = c["args"]
@@ -207,7 +208,8 @@ def test_bootstrap_job() -> None:
     assert args[args.index("--endpoints") + 1] == "/etc/chaoslab/endpoints.yaml"
     assert args[args.index("--regions") + 1] == "us-east-1,us-west-2"
     assert spec["restartPolicy"] == "OnFailure"
-    assert not find(render(sets=["bootstrap.enabled=false"]), "Job")
+    left = find(render(sets=["bootstrap.enabled=false"]), "Job")
+    assert [j["metadata"]["name"] for j in left] == ["chaoslab-revert-faults"]
 
 
 def test_locust_master_and_workers() -> None:
