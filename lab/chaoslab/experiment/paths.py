@@ -45,10 +45,13 @@ class FailurePath:
     def reaches_dns(self) -> bool:
         return bool(self.hops) and self.hops[-1].in_dns
 
+    def chain(self) -> str:
+        return " → ".join(t.label for t in self.tiers)
+
     def describe(self) -> str:
         """`customers: sign-in (us-west-2) → IAM (us-east-1) → DynamoDB (us-east-1):
         dns_error, breaker_open`."""
-        text = " → ".join(t.label for t in self.tiers)
+        text = self.chain()
         if self.hops:
             text += ": " + ", ".join(self.hops[-1].outcomes)
         return text
@@ -90,8 +93,10 @@ def failure_path(report: Report, sc: ScenarioReport, start: Tier) -> FailurePath
 
 
 def customer_paths(report: Report, sc: ScenarioReport) -> list[FailurePath]:
-    """One path for each degraded customer workflow."""
-    return [failure_path(report, sc, i.tier) for i in sc.degraded() if i.tier.kind == "workflow"]
+    """One path for each degraded customer workflow whose calls failed below its front
+    door (a workflow that only lost a few runs of its own explains nothing)."""
+    paths = [failure_path(report, sc, i.tier) for i in sc.degraded() if i.tier.kind == "workflow"]
+    return [p for p in paths if len(p.hops) > 1]
 
 
 def _outcomes(edge: Edge) -> tuple[str, ...]:

@@ -39,6 +39,11 @@ def draw(comparison: Comparison, reports: Sequence[Report], out: Path) -> Path:
         color = COLORS.get(row.profile, f"C{i}")
         ax.plot([k[0] for k in keep], [k[1] for k in keep], color=color, lw=1.6,
                 label=row.profile)
+        if row.relief_users is not None:  # the load cut that ended a stuck profile
+            ax.axvline(row.below_slo_s, color=color, lw=1, ls=":")
+            ax.annotate(f"{row.profile}: load cut to {row.relief_users} customers",
+                        (row.below_slo_s, 50), rotation=90, fontsize=8, color=color,
+                        ha="right", va="center")
     ax.set_xlabel("seconds since DNS was restored")
     ax.set_ylabel("customer workflows failing, % (5 s window)")
     ax.set_ylim(-2, 102)
@@ -49,20 +54,21 @@ def draw(comparison: Comparison, reports: Sequence[Report], out: Path) -> Path:
     labels = [r.profile for r in comparison.rows]
     values = [r.below_slo_s for r in comparison.rows]
     colors = [COLORS.get(r.profile, f"C{i}") for i, r in enumerate(comparison.rows)]
-    hatches = ["" if r.recovered_by == "itself" else "//" for r in comparison.rows]
+    hatches = ["" if r.recovered_by in ("itself", "unaffected") else "//"
+               for r in comparison.rows]
     for y, (v, c, h) in enumerate(zip(values, colors, hatches, strict=True)):
         bars.barh(y, v, color=c, hatch=h, edgecolor="black", lw=0.5)
-        text = f"{v:.0f} s" + ("" if h == "" else " (not by itself)")
+        text = f"{v:.0f} s" + ("" if h == "" else " (did not recover by itself)")
         bars.text(v, y, " " + text, va="center", fontsize=9)
     bars.set_yticks(range(len(labels)), labels)
     bars.invert_yaxis()
     if fault:
         bars.axvline(METASTABLE_FACTOR * fault, color="black", ls=":", lw=1,
-                     label=f"{METASTABLE_FACTOR:.0f}x the fault ({fault:.0f} s)")
+                     label=f"{METASTABLE_FACTOR:.0f}x the fault: {METASTABLE_FACTOR * fault:.0f} s")
         bars.legend(loc="lower right", fontsize=8)
-    bars.set_xlim(0, max([*values, METASTABLE_FACTOR * fault, 1.0]) * 1.45)
-    bars.set_xlabel("seconds below SLO after the restore (hatched: did not recover by itself)")
-    bars.set_title("time to recovery")
+    bars.set_xlim(0, max([*values, METASTABLE_FACTOR * fault, 1.0]) * 1.6)
+    bars.set_xlabel("seconds below the SLO after the DNS restore")
+    bars.set_title("time to recovery (hatched: stuck)")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)

@@ -7,7 +7,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from chaoslab.experiment import compare, hypotheses, plot
+from chaoslab.experiment import compare, hypotheses, plot, saved
+from chaoslab.experiment.labtuning import LabTuning
+from chaoslab.experiment.probe import Probe
 from chaoslab.experiment.runner import RunOptions, ScenarioRun
 from chaoslab.experiment.scenario import ScenarioFile
 
@@ -58,11 +60,33 @@ def write(scenario: ScenarioFile, runs: Sequence[ScenarioRun], opts: RunOptions,
     data["verdicts"] = [{"profile": v.profile, "held": v.held, "evidence": v.evidence}
                         for v in verdicts]
     data["runs"] = [r.to_json() for r in runs]
+    data["tuning"] = opts.tuning.to_json()
     (out / "comparison.json").write_text(json.dumps(data, indent=1) + "\n")
     plot.draw(c, [r.report for r in runs], out / "comparison.png")
     return c, verdicts
 
 
-def load(out: Path) -> dict:
-    """comparison.json of a finished experiment."""
-    return json.loads((out / "comparison.json").read_text())
+def reanalyse(out: Path, slo: float | None = None) -> tuple[ScenarioFile, list[ScenarioRun],
+                                                               RunOptions, str]:
+    """The runs of a finished experiment, analysed again from their saved data."""
+    from chaoslab_report.build import analyse, write
+
+    done = json.loads((out / "comparison.json").read_text())
+    tuning = done.get("tuning") or {}
+    opts = RunOptions(out=out, slo=slo if slo is not None else done["slo"], hold=done["hold_s"],
+                      tuning=LabTuning(tuning.get("services") or {}, tuning.get("load") or {},
+                                       Path(tuning["policy"]) if tuning.get("policy") else None))
+    runs, scenario = [], None
+    for meta in done["runs"]:
+        folder = out / meta["label"]
+        scenario = ScenarioFile.load(folder / f"{meta['scenario']}.yaml")
+        data, timeline = saved.load(folder / "data.json")
+        report = write(analyse(data, timeline, slo=opts.slo, hold=opts.hold), folder / "report")
+        probes = [Probe(**{**p, "addresses": tuple(p["addresses"])}) for p in meta["probes"]]
+        runs.append(ScenarioRun(meta["label"], scenario, report, folder / "report",
+                                meta["since"], meta["applied_at"], meta["phase"],
+                                meta["observed_until"], probes, meta["relief_at"],
+                                meta["relief_users"], meta.get("timings_s") or {}))
+    if scenario is None:
+        raise ValueError(f"{out}/comparison.json lists no runs")
+    return scenario, runs, opts, done.get("command", "")

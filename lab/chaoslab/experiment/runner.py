@@ -24,15 +24,16 @@ from chaoslab.experiment.labtuning import LabTuning, TunedLab
 from chaoslab.experiment.probe import Probe, probe_targets
 from chaoslab.experiment.scenario import ScenarioFile
 from chaoslab.local import demo
-from chaoslab.local.runtime import LabOptions
+from chaoslab.local.runtime import LabOptions, LocalLab
 from chaoslab.local.state import LabState
 from chaoslab.procs import ComponentFailed
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report, ScenarioReport
+    from chaoslab_report.build import Report
 
 Progress = Callable[[str], None]
-PROBE_EVERY = 5.0  # seconds between DNS probes of the fault targets while injected
+PROBE_AFTER = 1.5  # seconds after Active before the first probe (CoreDNS's reload)
+PROBE_EVERY = 2.5  # seconds between DNS probes of the fault targets while injected
 STATUS_EVERY = 5.0  # seconds between progress lines
 
 
@@ -92,13 +93,7 @@ class ScenarioRun:
     probes: list[Probe] = field(default_factory=list)
     relief_at: float | None = None
     relief_users: int | None = None
-
-    @property
-    def result(self) -> ScenarioReport:
-        if not self.report.scenarios:
-            raise ComponentFailed(f"{self.label}: the report found no injection of "
-                                  f"{self.scenario.name}")
-        return self.report.scenarios[0]
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> wall seconds
 
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "scenario": self.scenario.name,
@@ -106,6 +101,7 @@ class ScenarioRun:
                 "applied_at": self.applied_at, "phase": self.phase,
                 "observed_until": self.observed_until, "relief_at": self.relief_at,
                 "relief_users": self.relief_users,
+                "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
                 "probes": [p.to_json() for p in self.probes]}
 
 
@@ -124,6 +120,21 @@ def run_experiment(scenario: ScenarioFile, specs: Sequence[ProfileSpec], opts: R
     return runs
 
 
+def start_lab(lab: LocalLab, progress: Progress = say, attempts: int = 3) -> LabState:
+    """`lab.up()`, again if a port picked as free was taken before the component bound it
+    (other labs and tests on the machine pick ports too); any other failure is final."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return lab.up()
+        except ComponentFailed as exc:
+            if "address already in use" not in str(exc) or attempt == attempts:
+                raise
+            progress(f"up: a port was taken meanwhile ({str(exc).splitlines()[0]}); "
+                     "starting again")
+            lab.state, lab.cp = None, None  # up() stopped everything it had started
+    raise AssertionError("unreachable")
+
+
 def run_profile(scenario: ScenarioFile, spec: ProfileSpec, opts: RunOptions,
                 progress: Progress = say) -> ScenarioRun:
     out = opts.out / spec.label
@@ -132,21 +143,31 @@ def run_profile(scenario: ScenarioFile, spec: ProfileSpec, opts: RunOptions,
                    customer_regions=customer_region(scenario, opts)),
         progress=lambda m: progress(f"up: {m}"),
         tuning=opts.tuning.with_policy(spec.policy))
+    timings: dict[str, float] = {}
     t0 = time.monotonic()
     try:
-        state = lab.up()
-        progress(f"lab healthy after {time.monotonic() - t0:.0f}s (profile {spec.label}, "
+        state = start_lab(lab, progress)
+        timings["up"] = time.monotonic() - t0
+        progress(f"lab healthy after {timings['up']:.0f}s (profile {spec.label}, "
                  f"{opts.users} customers in {lab.options.customer_regions})")
+        t1 = time.monotonic()
         since = warm_up(state, opts, progress)
-        return run_on_lab(state, scenario, spec.label, out, opts, progress, since=since)
+        timings["warm-up"] = time.monotonic() - t1
+        run = run_on_lab(state, scenario, spec.label, out, opts, progress, since=since)
+        run.timings = {**timings, **run.timings}
     finally:
         progress("down: stopping the lab")
+        t2 = time.monotonic()
         lab.stop()
+        timings["down"] = time.monotonic() - t2
+    run.timings["down"] = timings["down"]
+    (out / "run.json").write_text(json.dumps(run.to_json(), indent=1) + "\n")
+    return run
 
 
 def warm_up(state: LabState, opts: RunOptions, progress: Progress = say) -> float:
     """Waits for a healthy steady state; returns when it began (the report's baseline)."""
-    progress(f"warm-up: {opts.warmup:.0f}s of steady customer traffic with errors under 2%")
+    progress(f"warm-up: {opts.warmup:.0f}s of healthy customer traffic first")
     start = time.time()
     demo.warm_up(demo.Prometheus(state.prometheus),
                  demo.DemoOptions(warmup_seconds=opts.warmup, warmup_timeout=opts.warmup_timeout))
@@ -157,35 +178,52 @@ def run_on_lab(state: LabState, scenario: ScenarioFile, label: str, out: Path,
                opts: RunOptions, progress: Progress = say, *,
                since: float | None = None) -> ScenarioRun:
     """Apply → follow → observe → (relief) → report, on a lab that is already warm."""
-    from chaoslab_report.command import generate
-
     prom = demo.Prometheus(state.prometheus)
     since = since if since is not None else time.time() - 30.0
     manifest = scenario.write(out)
+    timings: dict[str, float] = {}
     applied_at = time.time()
     progress(f"fault: kubectl apply -f {manifest} ({_faults(scenario)} for "
              f"{scenario.duration:g}s)")
     demo.kubectl(state.kubeconfig, "apply", "-f", str(manifest))
     phase, reverted_at, probes = follow(state, scenario, prom, progress)
     restored = reverted_at or time.time()
+    timings["fault"] = restored - applied_at
     progress(f"observe: DNS restored; keeping the load on for {opts.observe:.0f}s")
     watch(prom, restored + opts.observe, progress)
+    timings["observe"] = time.time() - restored
     relief_at = None
     if opts.relief_users is not None:
         relief_at = relieve(state, prom, opts, progress)
+        if relief_at is not None:
+            timings["relief"] = time.time() - relief_at
     observed_until = time.time()
     report_dir = out / "report"
     progress(f"report: {report_dir}/report.html")
-    report = generate(state.prometheus, report_dir, kubeconfig=state.kubeconfig,
-                      scenarios=[scenario.key], since=since, until=observed_until,
-                      slo=opts.slo, hold=opts.hold)
+    report = game_day_report(state, scenario, since, observed_until, out, opts)
+    timings["report"] = time.time() - observed_until
     run = ScenarioRun(label, scenario, report, report_dir, since, applied_at, phase,
                       observed_until, probes, relief_at,
-                      opts.relief_users if relief_at else None)
+                      opts.relief_users if relief_at else None, timings)
     (out / "run.json").write_text(json.dumps(run.to_json(), indent=1) + "\n")
     for line in report.summary:
         progress(f"  {line}")
     return run
+
+
+def game_day_report(state: LabState, scenario: ScenarioFile, since: float, until: float,
+                    out: Path, opts: RunOptions) -> Report:
+    """`chaoslab_report`'s report on [since, until], its raw data kept in `data.json`."""
+    from chaoslab.experiment import saved
+    from chaoslab_report.build import analyse, collect, write
+    from chaoslab_report.command import resolve_timeline
+    from chaoslab_report.prom import Prometheus
+
+    timeline = resolve_timeline(state.kubeconfig, [scenario.key])
+    data = collect(Prometheus(state.prometheus), since, until, step=1.0)
+    saved.dump(data, timeline, out / "data.json")
+    report = analyse(data, timeline, slo=opts.slo, hold=opts.hold, prometheus=state.prometheus)
+    return write(report, out / "report")
 
 
 def follow(state: LabState, scenario: ScenarioFile, prom: demo.Prometheus,
@@ -206,6 +244,8 @@ def follow(state: LabState, scenario: ScenarioFile, prom: demo.Prometheus,
             message = f" - {status['message']}" if status.get("message") else ""
             progress(f"scenario {namespace}/{name}: {phase}{message}")
             last_phase = phase
+            if phase == "Active":
+                next_probe = now + PROBE_AFTER
         if phase in ("Completed", "Aborted", "Failed"):
             if phase == "Failed":
                 raise ComponentFailed(f"scenario {name} failed: {status.get('message')}")
