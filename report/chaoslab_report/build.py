@@ -99,6 +99,8 @@ class Report:
         return next(t for t in self.tiers if t.key == key)
 
     def to_json(self) -> dict[str, Any]:
+        from chaoslab_report.paths import customer_paths
+
         return {
             "schema": SCHEMA,
             "generated_at": self.generated_at,
@@ -107,7 +109,8 @@ class Report:
             "slo": self.slo,
             "hold_s": self.hold,
             "summary": self.summary,
-            "scenarios": [s.to_json() for s in self.scenarios],
+            "scenarios": [{**s.to_json(), "failure_paths": [
+                p.to_json() for p in customer_paths(self, s)]} for s in self.scenarios],
             "tiers": [{"tier": t.key, "kind": t.kind, "name": t.name, "region": t.region,
                        "label": t.label} for t in self.tiers],
             "edges": [e.to_json() for e in self.edges],

@@ -42,9 +42,15 @@ def summarize(report: Report) -> list[str]:
     if not report.scenarios:
         return ["No scenario was injected in this window "
                 f"({clock(report.start)}{DASH}{clock(report.end)} UTC): nothing to attribute."]
+    from chaoslab_report.paths import customer_paths
+
     lines: list[str] = []
     for sc in report.scenarios:
         lines.extend(scenario_lines(sc, report.slo))
+        # Why: the dependency path each failing customer workflow's calls travelled, e.g.
+        # a us-west-2 sign-in failing through the global IAM into DynamoDB us-east-1.
+        lines.extend(f"Why {p.start.label} failed: {p.describe()}."
+                     for p in customer_paths(report, sc))
     return lines
 
 

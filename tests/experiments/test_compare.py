@@ -9,8 +9,8 @@ import pytest
 from game_day_data import END, INJECT, REVERT, T0, cascade
 
 from chaoslab.experiment import compare, hypotheses
-from chaoslab.experiment.paths import failure_path
 from chaoslab_report.analysis import Tier
+from chaoslab_report.paths import failure_path
 from chaoslab_report.timeline import Fault
 
 NODATA = (Fault("dynamodb.us-east-1.aws.internal", "nodata"),)

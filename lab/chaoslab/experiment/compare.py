@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chaoslab.experiment.paths import customer_paths
 from chaoslab_report.analysis import MONTH, Tier, index_range, recovery, rolling_ratio
+from chaoslab_report.paths import customer_paths
 
 if TYPE_CHECKING:
     from chaoslab_report.build import Report, ScenarioReport

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chaoslab.experiment.compare import Row, customer_timeline
-from chaoslab.experiment.paths import failure_path
 from chaoslab.experiment.probe import Probe, probe_name
 from chaoslab_report.analysis import Tier, index_range
+from chaoslab_report.paths import failure_path
 
 if TYPE_CHECKING:
     from chaoslab_report.analysis import TierImpact
@@ -205,6 +205,10 @@ def _failover(v: Verdict, ev: Evidence) -> None:
     keys = [t.key for t in path.tiers]
     v.expect(keys[1:3] == ["service:iam.us-east-1", "service:dynamodb.us-east-1"]
              and path.reaches_dns, f"path: {path.describe()}")
+    why = [line for line in ev.report.summary
+           if line.startswith(f"Why {Tier('workflow', 'signin', 'us-west-2').label} failed")]
+    v.expect(bool(why) and "IAM (us-east-1) → DynamoDB (us-east-1)" in why[0],
+             f"the game-day report says why: {why[0] if why else 'no such sentence'}")
 
 
 def _s(x: float | None) -> str:
