@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from chaoslab.experiment.runner import (
     say,
 )
 from chaoslab.experiment.scenario import ScenarioFile, parse_seconds
+from chaoslab.procs import sigterm_as_interrupt
 
 DEFAULT_PROFILES = "naive,backoff-jitter,resilient,resilient-stale"
 DESCRIPTION = """\
@@ -69,19 +67,6 @@ def register(sub: Any) -> None:
                    help="no lab: analyse the runs saved in --out again (e.g. with another "
                         "--slo) and rewrite the reports and the comparison")
     p.set_defaults(func=run)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI timeout) stops the lab as cleanly as Ctrl-C."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def options(args: argparse.Namespace, scenario: ScenarioFile) -> RunOptions:
@@ -141,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     if scenario.hypothesis:
         say(f"hypothesis: {scenario.hypothesis}")
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             runs = run_experiment(scenario, specs, opts)
     except (ComponentFailed, ToolMissing) as exc:
         print(f"error: {exc}", file=sys.stderr)

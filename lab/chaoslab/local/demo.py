@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from typing import Any
 import requests
 
 from chaoslab.local.runtime import LabOptions, LocalLab
-from chaoslab.procs import ComponentFailed
+from chaoslab.procs import ComponentFailed, sigterm_as_interrupt
 from chaoslab.toolpaths import REPO_ROOT, tool
 
 FLAGSHIP = REPO_ROOT / "scenarios" / "us-east-1-dynamodb-dns.yaml"
@@ -70,19 +67,6 @@ class Prometheus:
             return None
         value = float(result[0]["value"][1])
         return None if value != value else value  # NaN: no traffic yet
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (e.g. from a CI timeout) shuts down as cleanly as Ctrl-C."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def kubectl(kubeconfig: str, *args: str) -> str:
@@ -167,7 +151,7 @@ def run(opts: DemoOptions, lab_options: LabOptions) -> int:
 
     t0 = time.monotonic()
     lab = LocalLab(lab_options, progress=lambda m: say(f"up: {m}"))
-    with _terminate_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             state = lab.up()
             say(f"lab healthy after {time.monotonic() - t0:.0f}s; Prometheus {state.prometheus}, "
