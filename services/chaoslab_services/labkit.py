@@ -140,19 +140,10 @@ class CoreDNS:
         self.wait_for(probe, expect)
 
     def log_tail(self, n: int = 2000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
+        return _tail(self.log_path, n)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _terminate(self.proc, grace=5)
 
 
 class ServiceProcess:
@@ -213,19 +204,10 @@ class ServiceProcess:
         return total
 
     def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_text()[-n:]
-        except OSError:
-            return ""
+        return _tail(self.log_path, n)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _terminate(self.proc, grace=8)
 
 
 class Lab:
@@ -298,3 +280,22 @@ class Lab:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        return path.read_text()[-n:]
+    except OSError:
+        return ""
+
+
+def _terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
