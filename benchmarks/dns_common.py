@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,18 +16,14 @@ import dns.exception  # noqa: E402
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 
+from chaoslab.procs import free_port  # noqa: E402
+
 COREDNS = ROOT / ".tools" / "bin" / "coredns"
 ENDPOINTS = {
     "dynamodb.us-east-1.aws.internal": "127.0.0.21",
     "sqs.us-east-1.aws.internal": "127.0.0.22",
     "iam.aws.internal": "127.0.0.28",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CoreDNS:

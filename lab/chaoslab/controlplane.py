@@ -75,59 +75,57 @@ class ControlPlane:
         sa = pki.service_account_keypair(self.pki_dir)
         self.unprivileged_token = base64.b32encode(os.urandom(20)).decode().lower()
         tokens = self.pki_dir / "tokens.csv"
-        tokens.write_text(f'{self.unprivileged_token},{UNPRIVILEGED_USER},{UNPRIVILEGED_USER}\n')
+        tokens.write_text(f"{self.unprivileged_token},{UNPRIVILEGED_USER},{UNPRIVILEGED_USER}\n")
         tokens.chmod(0o600)
 
         self.etcd_port = free_port()
         peer_port = free_port()
         etcd_url = f"http://127.0.0.1:{self.etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"
-        self.procs.append(
-            spawn(
-                "etcd",
-                [
-                    etcd,
-                    "--name=chaoslab",
-                    f"--data-dir={self.workdir / 'etcd'}",
-                    f"--listen-client-urls={etcd_url}",
-                    f"--advertise-client-urls={etcd_url}",
-                    f"--listen-peer-urls={peer_url}",
-                    f"--initial-advertise-peer-urls={peer_url}",
-                    f"--initial-cluster=chaoslab={peer_url}",
-                    "--unsafe-no-fsync",  # a lab's state is disposable; fsync costs seconds
-                    "--log-level=warn",
-                ],
-                self.logs / "etcd.log",
-            )
+        spawn(
+            "etcd",
+            [
+                etcd,
+                "--name=chaoslab",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=chaoslab={peer_url}",
+                "--unsafe-no-fsync",  # a lab's state is disposable; fsync costs seconds
+                "--log-level=warn",
+            ],
+            self.logs / "etcd.log",
+            into=self.procs,
         )
         self.apiserver_port = free_port()
-        self.procs.append(
-            spawn(
-                "kube-apiserver",
-                [
-                    apiserver,
-                    f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
-                    f"--secure-port={self.apiserver_port}",
-                    f"--cert-dir={self.pki_dir}",
-                    f"--tls-cert-file={serving.cert}",
-                    f"--tls-private-key-file={serving.key}",
-                    f"--client-ca-file={ca.files.cert}",
-                    f"--token-auth-file={tokens}",
-                    "--authorization-mode=RBAC",
-                    f"--service-account-key-file={sa.cert}",
-                    f"--service-account-signing-key-file={sa.key}",
-                    "--service-account-issuer=https://kubernetes.default.svc",
-                    "--service-cluster-ip-range=10.96.0.0/16",
-                    "--allow-privileged=true",
-                    "--profiling=false",
-                    "--enable-priority-and-fairness=false",
-                    "--endpoint-reconciler-type=none",
-                    "--v=1",
-                ],
-                self.logs / "kube-apiserver.log",
-            )
+        spawn(
+            "kube-apiserver",
+            [
+                apiserver,
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.apiserver_port}",
+                f"--cert-dir={self.pki_dir}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={ca.files.cert}",
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={sa.cert}",
+                f"--service-account-signing-key-file={sa.key}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--enable-priority-and-fairness=false",
+                "--endpoint-reconciler-type=none",
+                "--v=1",
+            ],
+            self.logs / "kube-apiserver.log",
+            into=self.procs,
         )
         self._write_kubeconfig(ca.files, admin)
         wait_until("kube-apiserver /readyz", self._ready, timeout, self.procs, interval=0.2)

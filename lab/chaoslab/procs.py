@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,19 +23,51 @@ class ComponentFailed(RuntimeError):
     pass
 
 
+_EPHEMERAL_FALLBACK = (32768, 60999)
+_LISTEN_FLOOR = 10000  # below this sit well-known and registered fixed ports
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _EPHEMERAL_FALLBACK
+
+
+def _candidates() -> list[int]:
+    low, high = _ephemeral_range()
+    ports = [p for p in range(_LISTEN_FLOOR, 65536) if not low <= p <= high]
+    return ports or list(range(_LISTEN_FLOOR, 65536))
+
+
+def _bindable(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free for both TCP and UDP right now (DNS needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-            return port
-    raise OSError("no free port found on " + host)
+    """A port free for both TCP and UDP (DNS needs both), for a child to bind later.
+
+    Chosen outside the kernel's ephemeral range: a port from ``bind(0)`` is ephemeral, and
+    between our probe closing and the child binding, any outgoing connection on the machine
+    may take it (CI failed on exactly that). Ports outside the range are only ever taken by
+    an explicit bind. A port is handed out once per process.
+    """
+    pool = _candidates()
+    for _ in range(200):
+        port = random.choice(pool)
+        if port in _handed_out or not _bindable(host, port):
+            continue
+        _handed_out.add(port)
+        return port
+    raise OSError(f"no free TCP+UDP port on {host} after 200 tries")
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -70,15 +104,43 @@ class Proc:
             self.popen.wait(timeout=1)
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends.
+
+    Between a child's fork and its entry in the lab's list there is no one to stop it; an
+    interrupt landing there would leave it running after the lab is gone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
 def spawn(
     name: str,
     argv: Sequence[str | os.PathLike[str]],
     log: Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    into: list[Proc] | None = None,
 ) -> Proc:
+    """Start `argv` in its own session, output to `log`; appended to `into` before any
+    interrupt can unwind the caller, so whoever owns `into` always stops it."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    with interrupts_deferred(), open(log, "ab") as out:
         popen = subprocess.Popen(
             [os.fspath(a) for a in argv],
             stdout=out,
@@ -88,7 +150,10 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
-    return Proc(name, popen, log)
+        proc = Proc(name, popen, log)
+        if into is not None:
+            into.append(proc)
+    return proc
 
 
 def pid_alive(pid: int) -> bool:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import dns.query
 import dns.rcode
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoslab.procs import free_port
 from chaoslab_services import catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,21 +45,6 @@ def coredns_binary() -> Path:
         raise RuntimeError(f"CoreDNS binary not found at {path}: run `make tools` first "
                            "(it builds .tools/bin/coredns)")
     return path
-
-
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (DNS needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port found")
 
 
 def nodata(name: str) -> str:

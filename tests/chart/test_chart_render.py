@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -34,6 +33,7 @@ from chartlib import (
     render,
 )
 
+from chaoslab.procs import free_port
 from chaoslab.toolpaths import tool
 
 WORKLOAD_KINDS = ("Deployment", "Job")
@@ -281,12 +281,6 @@ def test_the_chart_ships_the_dashboards_that_landed() -> None:
     assert total < 200_000, f"dashboards total {total} bytes: split the ConfigMap"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_prometheus_scrapes_every_component_and_loads_the_config(tmp_path: Path) -> None:
     objs = render()
     text = one(objs, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"]
@@ -322,7 +316,7 @@ def test_prometheus_scrapes_every_component_and_loads_the_config(tmp_path: Path)
             assert sd["type"] == "A"
             job["static_configs"] = [{"targets": [f"127.0.0.1:{sd['port']}"]}]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(tool("prometheus")), f"--config.file={tmp_path / 'prometheus.yml'}",
          f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],

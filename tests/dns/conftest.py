@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -26,23 +25,10 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from chaoslab.procs import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 COREDNS = ROOT / ".tools" / "bin" / "coredns"
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1, chosen by the kernel."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free UDP+TCP port on 127.0.0.1")
 
 
 @dataclass

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from chaoslab.procs import pid_alive
+import pytest
+
+from chaoslab.procs import free_port, pid_alive
 
 CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
 
@@ -73,3 +76,28 @@ def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path) -> None:
     assert "interrupted" in output or "stopping" in output, output
     assert pids and not any(pid_alive(p) for p in pids.values()), output
     assert not _leftovers(lab_dir), "Ctrl-C left processes behind"
+
+
+def test_a_port_taken_before_the_component_binds_it_starts_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race CI once lost: a port picked as free, bound by someone else before the child."""
+    from chaoslab.local import runtime
+
+    messages: list[str] = []
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", free_port()))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+        picks = iter([busy])  # the first port the lab picks (a service's) is already bound
+        monkeypatch.setattr(runtime, "free_port", lambda: next(picks, None) or free_port())
+        lab = runtime.LocalLab(runtime.LabOptions(lab_dir=tmp_path / "lab", load=False),
+                               progress=messages.append)
+        try:
+            state = lab.up()
+            assert state.services
+            assert f"127.0.0.1:{busy}" not in state.services.values()
+        finally:
+            lab.stop()
+    retried = [m for m in messages if "a port was taken meanwhile" in m]
+    assert len(retried) == 1 and "already in use" in retried[0].lower(), messages
+    assert not _leftovers(tmp_path / "lab")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chaoslab.experiment import compare, hypotheses
-from chaoslab.experiment.runner import RunOptions, run_on_lab, start_lab, warm_up
+from chaoslab.experiment.runner import RunOptions, run_on_lab, warm_up
 from chaoslab.experiment.scenario import ScenarioFile
 from chaoslab.local.runtime import LabOptions, LocalLab
 from chaoslab.local.state import LabState
@@ -67,7 +67,7 @@ def shared_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedLab]:
                               customer_regions="us-east-1,us-west-2"),
                    progress=lambda m: print(f"up: {m}", flush=True))
     try:
-        state = start_lab(lab)
+        state = lab.up()
         warm_up(state, RunOptions(out=root, warmup=15.0))
         yield SharedLab(state, root, last_end=time.time())
     finally:

@@ -24,7 +24,7 @@ from chaoslab.experiment.labtuning import LabTuning, TunedLab
 from chaoslab.experiment.probe import Probe, probe_targets
 from chaoslab.experiment.scenario import ScenarioFile
 from chaoslab.local import demo
-from chaoslab.local.runtime import LabOptions, LocalLab
+from chaoslab.local.runtime import LabOptions
 from chaoslab.local.state import LabState
 from chaoslab.procs import ComponentFailed
 
@@ -120,21 +120,6 @@ def run_experiment(scenario: ScenarioFile, specs: Sequence[ProfileSpec], opts: R
     return runs
 
 
-def start_lab(lab: LocalLab, progress: Progress = say, attempts: int = 3) -> LabState:
-    """`lab.up()`, again if a port picked as free was taken before the component bound it
-    (other labs and tests on the machine pick ports too); any other failure is final."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return lab.up()
-        except ComponentFailed as exc:
-            if "address already in use" not in str(exc) or attempt == attempts:
-                raise
-            progress(f"up: a port was taken meanwhile ({str(exc).splitlines()[0]}); "
-                     "starting again")
-            lab.state, lab.cp = None, None  # up() stopped everything it had started
-    raise AssertionError("unreachable")
-
-
 def run_profile(scenario: ScenarioFile, spec: ProfileSpec, opts: RunOptions,
                 progress: Progress = say) -> ScenarioRun:
     out = opts.out / spec.label
@@ -146,7 +131,7 @@ def run_profile(scenario: ScenarioFile, spec: ProfileSpec, opts: RunOptions,
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     try:
-        state = start_lab(lab, progress)
+        state = lab.up()
         timings["up"] = time.monotonic() - t0
         progress(f"lab healthy after {timings['up']:.0f}s (profile {spec.label}, "
                  f"{opts.users} customers in {lab.options.customer_regions})")

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable
@@ -83,19 +84,28 @@ class LocalLab:
         return [self._python(), "-m", "chaoslab.cli"]
 
     # -- up ----------------------------------------------------------------------------
-    def up(self) -> LabState:
-        """Start everything; return once every component is healthy."""
+    def up(self, attempts: int = 3) -> LabState:
+        """Start everything; return once every component is healthy.
+
+        Starts again from scratch if a port picked as free was bound by someone else before
+        the component bound it; any other failure is final.
+        """
         refuse_if_running(self.state_file)
         for name in ("coredns", "etcd", "kube-apiserver", "kubectl", "prometheus"):
             tool(name)  # fails early with "run `make tools`"
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
-        try:
-            return self._up()
-        except BaseException:
-            self.progress("start-up failed; stopping what was started")
-            self.stop()
-            raise
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._up()
+            except BaseException as exc:
+                self.progress("start-up failed; stopping what was started")
+                self.stop()
+                if not (_port_taken(exc) and attempt < attempts):
+                    raise
+                self.progress(f"a port was taken meanwhile ({_port_taken(exc)}); starting again")
+                self.state, self.cp = None, None
+        raise AssertionError("unreachable")
 
     def _up(self) -> LabState:
         # Imported here so that `chaoslab --help` stays fast and light.
@@ -238,19 +248,22 @@ class LocalLab:
 
     def _spawn(self, name: str, argv: list, env: dict[str, str] | None = None,
                cwd: Path | None = None) -> Proc:
-        proc = spawn(name, argv, self.logs / f"{name}.log", env=env, cwd=cwd)
-        self.procs.append(proc)
+        proc = spawn(name, argv, self.logs / f"{name}.log", env=env, cwd=cwd, into=self.procs)
         self._record()
         return proc
 
     def _run_once(self, name: str, argv: list, timeout: float = 120) -> None:
-        proc = spawn(name, argv, self.logs / f"{name}.log")
+        proc = spawn(name, argv, self.logs / f"{name}.log", into=self.procs)
         try:
             code = proc.popen.wait(timeout=timeout)
-        except Exception as exc:
+        except BaseException as exc:
             proc.stop()
-            raise ComponentFailed(
-                f"{name} did not finish in {timeout:.0f}s; see {proc.log}") from exc
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise ComponentFailed(
+                    f"{name} did not finish in {timeout:.0f}s; see {proc.log}") from exc
+            raise
+        finally:
+            self.procs.remove(proc)
         if code != 0:
             raise ComponentFailed(f"{name} failed with exit code {code}; see {proc.log}")
 
@@ -266,7 +279,17 @@ class LocalLab:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
+        if self.cp:  # interrupted mid-start, its processes are not in self.procs yet
+            self.cp.stop()
         _remove_runtime_files(self.root)
+
+
+def _port_taken(exc: BaseException) -> str:
+    """The log line saying a component could not bind its port, or ""."""
+    if not isinstance(exc, ComponentFailed):
+        return ""
+    return next((line.strip() for line in str(exc).splitlines()
+                 if "address already in use" in line.lower()), "")
 
 
 def _remove_runtime_files(root: Path) -> None:
