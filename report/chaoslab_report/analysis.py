@@ -317,7 +317,10 @@ def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: Scen
     imp.seconds_below_slo = sum(b[1] - max(b[0], inj) for b in during if b[2] < slo)
     if imp.availability_during is not None:
         imp.burn_rate = (1 - imp.availability_during) / (1 - slo)
-    base_seconds = (base_hi - base_lo) * step
+    # Only baseline bins with traffic: the seconds before Locust started would dilute the
+    # normal rate and so overstate the share of a month's budget the scenario used.
+    base_seconds = step * sum(1 for i in range(base_lo, base_hi)
+                              if counts.good[i] + counts.bad[i] > 0)
     if base_seconds > 0 and good_b + bad_b > 0:
         imp.budget_month_used = bad / ((1 - slo) * (good_b + bad_b) / base_seconds * MONTH)
     if p99 is not None:
@@ -414,9 +417,10 @@ class Edge:
     dependency: Tier
     calls: float = 0.0
     failed: float = 0.0
-    causes: dict[str, float] = field(default_factory=dict)
+    causes: dict[str, float] = field(default_factory=dict)  # over the whole report
     calls_bins: list[float] = field(default_factory=list, repr=False)
     failed_bins: list[float] = field(default_factory=list, repr=False)
+    cause_bins: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     def add(self, inc: Sequence[float], failed: bool, cause: str = "") -> None:
         if not self.calls_bins:
@@ -430,6 +434,9 @@ class Edge:
         if failed:
             self.failed += total
             self.causes[cause] = self.causes.get(cause, 0.0) + total
+            bins = self.cause_bins.setdefault(cause, [0.0] * len(inc))
+            for i, x in enumerate(inc):
+                bins[i] += x
 
     @property
     def failure_ratio(self) -> float | None:
@@ -438,6 +445,10 @@ class Edge:
     def failure_ratio_between(self, lo: int, hi: int) -> float | None:
         calls = sum(self.calls_bins[lo:hi])
         return sum(self.failed_bins[lo:hi]) / calls if calls else None
+
+    def causes_between(self, lo: int, hi: int) -> dict[str, float]:
+        """Failed calls by cause in bins [lo, hi): one scenario's, not the whole report's."""
+        return {k: sum(b[lo:hi]) for k, b in self.cause_bins.items() if sum(b[lo:hi]) > 0}
 
     def to_json(self) -> dict[str, Any]:
         return {"client": self.client.key, "dependency": self.dependency.key,

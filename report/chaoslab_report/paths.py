@@ -80,7 +80,7 @@ def failure_path(report: Report, sc: ScenarioReport, start: Tier) -> FailurePath
             share = e.failure_ratio_between(lo, hi)
             failed = sum(e.failed_bins[lo:hi])
             if share is not None and share >= MIN_FAILED and e.dependency not in seen:
-                failing.append(Hop(e, failed, share, _outcomes(e)))
+                failing.append(Hop(e, failed, share, _outcomes(e, lo, hi)))
         if not failing:
             break
         hop = max(failing, key=lambda h: (h.failed, h.in_dns))
@@ -99,6 +99,6 @@ def customer_paths(report: Report, sc: ScenarioReport) -> list[FailurePath]:
     return [p for p in paths if len(p.hops) > 1]
 
 
-def _outcomes(edge: Edge) -> tuple[str, ...]:
-    causes = {k: v for k, v in edge.causes.items() if v > 0}
+def _outcomes(edge: Edge, lo: int, hi: int) -> tuple[str, ...]:
+    causes = edge.causes_between(lo, hi)
     return tuple(sorted(causes, key=lambda k: -causes[k]))

@@ -102,6 +102,14 @@ class Prometheus:
             return [({}, float(data["result"][1]))]
         return [(item["metric"], float(item["value"][1])) for item in data["result"]]
 
+    def scalar(self, query: str) -> float | None:
+        """The first value of an instant query; None when there is none or it is NaN (a
+        ratio before any traffic)."""
+        result = self.query(query)
+        if not result or math.isnan(result[0][1]):
+            return None
+        return result[0][1]
+
     def label_values(self, label: str) -> list[str]:
         data = self._get(f"/api/v1/label/{label}/values", {})
         return list(data) if isinstance(data, list) else []

@@ -10,33 +10,27 @@ import yaml
 from chaoslab.experiment.labtuning import LabTuning
 from chaoslab.experiment.runner import ProfileSpec
 from chaoslab.experiment.scenario import ScenarioFile, parse_seconds
+from chaoslab.local.runtime import LabOptions
 from chaoslab.toolpaths import REPO_ROOT
 from chaoslab_dns.validate import ScenarioError
 
-SERVICE_ARGV = ["python", "-m", "chaoslab_services", "serve", "--service", "iam",
-                "--profile", "naive", "--allowed-networks", "127.0.0.0/8"]
-
 
 def test_tuning_reaches_only_the_components_it_names(tmp_path: Path) -> None:
-    tuning = LabTuning.default()
-    files = tuning.write(tmp_path)
-    iam = tuning.argv_for("service-iam", list(SERVICE_ARGV), files)
-    assert iam[-2:] == ["--config", str(files["iam"])]
-    capacity = yaml.safe_load(files["iam"].read_text())["capacity"]
+    options = LabTuning.default().apply(LabOptions(profile="naive"), tmp_path)
+    iam = options.service_config_args("iam")
+    assert iam[0] == "--config"
+    capacity = yaml.safe_load(Path(iam[1]).read_text())["capacity"]
     assert capacity["max_concurrency"] == 2 and capacity["queue_limit"] == 256
-    lam = tuning.argv_for("service-lambda.us-east-1", list(SERVICE_ARGV), files)
-    assert lam == SERVICE_ARGV
-    locust = tuning.argv_for("locust", ["python", "-m", "locust"], files)
-    assert locust[-2:] == ["--chaoslab-config", str(files["load"])]
-    assert yaml.safe_load(files["load"].read_text()) == {"timeout": 1.0, "attempts": 3}
-    assert tuning.argv_for("coredns", ["coredns"], files) == ["coredns"]
+    assert options.service_config_args("lambda") == []
+    assert options.resilience_args() == ["--profile", "naive"]
+    assert options.load_config is not None
+    assert yaml.safe_load(options.load_config.read_text()) == {"timeout": 1.0, "attempts": 3}
 
 
 def test_stock_tuning_changes_nothing(tmp_path: Path) -> None:
-    tuning = LabTuning.stock()
-    files = tuning.write(tmp_path)
-    assert files == {}
-    assert tuning.argv_for("service-iam", list(SERVICE_ARGV), files) == SERVICE_ARGV
+    base = LabOptions(profile="naive")
+    assert LabTuning.stock().apply(base, tmp_path) == base
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_policy_file_replaces_the_named_profile(tmp_path: Path) -> None:
@@ -44,10 +38,8 @@ def test_a_policy_file_replaces_the_named_profile(tmp_path: Path) -> None:
     policy.write_text("defaults: {timeout: 1s}\n")
     spec = ProfileSpec.parse(str(policy))
     assert spec.label == "tight-budget" and spec.policy == policy.resolve()
-    tuning = LabTuning.stock().with_policy(spec.policy)
-    argv = tuning.argv_for("service-iam", list(SERVICE_ARGV), {})
-    assert "--profile" not in argv
-    assert argv[argv.index("--policy") + 1] == str(policy.resolve())
+    options = LabTuning.stock().with_policy(spec.policy).apply(LabOptions(), tmp_path / "t")
+    assert options.resilience_args() == ["--policy", str(policy.resolve())]
 
 
 def test_profiles_are_checked() -> None:

@@ -91,3 +91,26 @@ def test_scenario_object() -> None:
     assert w.faults[0].describe() == "dynamodb.us-east-1.aws.internal DNS returned NODATA " \
                                      "(no addresses)"
     assert from_object({"metadata": {}, "spec": {}, "status": {"phase": "Pending"}}) is None
+
+
+def test_a_month_budget_is_judged_on_baseline_seconds_with_traffic() -> None:
+    # 10 s before the load starts, 10 s of 10 good calls/s, then the fault: 5 bad calls/s.
+    good = [0.0] * 10 + [10.0] * 10 + [5.0] * 10
+    bad = [0.0] * 20 + [5.0] * 10
+    n = len(good)
+    counts = an.Counts(good, bad, [float(i) for i in range(n)], [i + 1.0 for i in range(n)])
+    window = ScenarioWindow("default", "s", injected_at=20.0, reverted_at=30.0)
+    imp = an.tier_impact(an.Tier("service", "iam", "us-east-1"), [float(i) for i in range(n)],
+                         counts, window, 30.0, slo=0.999, hold=3, step=1.0)
+    budget = (1 - 0.999) * 10.0 * an.MONTH  # failed calls a month allows at 10 calls/s
+    assert imp.budget_month_used == pytest.approx(50.0 / budget)
+
+
+def test_an_edge_names_the_causes_of_one_window_only() -> None:
+    edge = an.Edge(an.Tier("service", "lambda", "us-east-1"), an.Tier("service", "iam", "global"))
+    edge.add([4.0, 4.0, 0.0, 0.0], True, "dns")  # an earlier scenario
+    edge.add([0.0, 0.0, 3.0, 3.0], True, "timeout")
+    edge.add([1.0, 1.0, 1.0, 1.0], False, "ok")
+    assert edge.causes == {"dns": 8.0, "timeout": 6.0}
+    assert edge.causes_between(2, 4) == {"timeout": 6.0}
+    assert edge.causes_between(0, 2) == {"dns": 8.0}

@@ -74,6 +74,14 @@ def test_synthetic_lab_serves_every_architecture_metric(synthetic_lab) -> None:
         assert name in served or f"{name}_count" in served, f"{name} not served"
 
 
+def test_scalar_is_the_first_value_and_none_without_data(synthetic_lab) -> None:
+    synthetic_lab.wait_for(lab.INJECT + 4)
+    prom = Prometheus(synthetic_lab.prometheus)
+    assert prom.scalar("vector(2) * 3") == 6.0
+    assert prom.scalar('chaoslab_no_such_metric{job="x"}') is None
+    assert prom.scalar("vector(0) / vector(0)") is None  # a ratio before any traffic
+
+
 def test_every_architecture_metric_is_on_a_dashboard_or_in_the_report() -> None:
     text = " ".join(e for _, e in ALL)
     for name in set(ARCH_NAME.findall(ARCHITECTURE.read_text())):

@@ -4,21 +4,20 @@ A retry storm only outlives its trigger when the retried work exceeds a tier's c
 and the customers keep calling like SDKs do (short deadlines, a few retries). The stock
 lab is sized for a healthy demo, so an experiment passes each service a `--config`
 document (capacity), Locust a `--chaoslab-config` document (customer behaviour) and,
-for a profile given as a file, `--policy FILE` instead of `--profile NAME`. `LabOptions`
-has no fields for these yet, so `TunedLab` adds them to the argv the runtime spawns.
+for a profile given as a file, `--policy FILE` instead of `--profile NAME`, through the
+matching `LabOptions` fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from chaoslab.local.runtime import LocalLab
-from chaoslab.procs import Proc
+from chaoslab.local.runtime import LabOptions
 
 # What the experiments measure against: the services' capacity and the customers' SDK
 # behaviour under which `naive` clients turn a 30 s DNS fault into a metastable failure.
@@ -78,30 +77,9 @@ class LabTuning:
             files["load"].write_text(yaml.safe_dump(dict(self.load), sort_keys=False))
         return files
 
-    def argv_for(self, name: str, argv: list[Any], files: Mapping[str, Path]) -> list[Any]:
-        """`argv` of the lab component `name` ("service-iam", "locust", ...) with overrides."""
-        if name.startswith("service-"):
-            service = name.removeprefix("service-").split(".", 1)[0]
-            if self.policy is not None and "--profile" in argv:
-                i = argv.index("--profile")
-                argv = [*argv[:i], "--policy", str(self.policy), *argv[i + 2:]]
-            if service in files:
-                argv = [*argv, "--config", str(files[service])]
-        elif name == "locust" and "load" in files:
-            argv = [*argv, "--chaoslab-config", str(files["load"])]
-        return argv
-
-
-@dataclass
-class TunedLab(LocalLab):
-    """`LocalLab` whose services and customers get the tuning's overrides."""
-
-    tuning: LabTuning = field(default_factory=LabTuning)
-    _files: dict[str, Path] = field(default_factory=dict)
-
-    def _spawn(self, name: str, argv: list, env: dict[str, str] | None = None,
-               cwd: Path | None = None) -> Proc:
-        if not self._files:
-            self._files = self.tuning.write(self.root / "tuning")
-        return super()._spawn(name, self.tuning.argv_for(name, list(argv), self._files),
-                              env=env, cwd=cwd)
+    def apply(self, options: LabOptions, folder: Path) -> LabOptions:
+        """`options` with this tuning's override files (written to `folder`)."""
+        files = self.write(folder)
+        return replace(options, policy=self.policy,
+                       service_configs={k: v for k, v in files.items() if k != "load"},
+                       load_config=files.get("load"))

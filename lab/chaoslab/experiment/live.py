@@ -10,7 +10,7 @@ import math
 
 import requests
 
-from chaoslab.local.demo import Prometheus
+from chaoslab_report.prom import Prometheus, PrometheusError
 
 CUSTOMER_RATE = "sum(rate(chaoslab_loadtest_requests_total[{w}]))"
 CUSTOMER_ERRORS = (
@@ -30,15 +30,14 @@ def status_line(prom: Prometheus) -> str:
     try:
         rate = prom.scalar(CUSTOMER_RATE.format(w="5s")) or 0.0
         errors = prom.scalar(CUSTOMER_ERRORS.format(w="5s"))
-        queue = prom.vector(DEEPEST_QUEUE)
-    except (requests.RequestException, KeyError, ValueError) as exc:
+        queue = prom.query(DEEPEST_QUEUE)
+    except (PrometheusError, KeyError, ValueError) as exc:
         return f"(Prometheus not answering: {exc})"
     text = f"customers {rate:.0f} calls/s, errors " + ("n/a" if errors is None else
                                                       f"{errors:.1%}")
     if queue:
-        depth = float(queue[0]["value"][1])
+        m, depth = queue[0]
         if not math.isnan(depth) and depth >= 1:
-            m = queue[0]["metric"]
             text += f" | deepest queue {m.get('service', '?')}.{m.get('region', '?')} {depth:.0f}"
     return text
 

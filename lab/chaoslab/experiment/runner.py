@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaoslab.experiment import live
-from chaoslab.experiment.labtuning import LabTuning, TunedLab
+from chaoslab.experiment.labtuning import LabTuning
 from chaoslab.experiment.probe import Probe, probe_targets
 from chaoslab.experiment.scenario import ScenarioFile
 from chaoslab.local import demo
-from chaoslab.local.runtime import LabOptions
+from chaoslab.local.runtime import LabOptions, LocalLab
 from chaoslab.local.state import LabState
 from chaoslab.procs import ComponentFailed
+from chaoslab_report.prom import Prometheus
 
 if TYPE_CHECKING:
     from chaoslab_report.build import Report
@@ -123,11 +124,10 @@ def run_experiment(scenario: ScenarioFile, specs: Sequence[ProfileSpec], opts: R
 def run_profile(scenario: ScenarioFile, spec: ProfileSpec, opts: RunOptions,
                 progress: Progress = say) -> ScenarioRun:
     out = opts.out / spec.label
-    lab = TunedLab(
-        LabOptions(lab_dir=out / "lab", profile=spec.profile, users=opts.users,
-                   customer_regions=customer_region(scenario, opts)),
-        progress=lambda m: progress(f"up: {m}"),
-        tuning=opts.tuning.with_policy(spec.policy))
+    options = LabOptions(lab_dir=out / "lab", profile=spec.profile, users=opts.users,
+                         customer_regions=customer_region(scenario, opts))
+    options = opts.tuning.with_policy(spec.policy).apply(options, out / "tuning")
+    lab = LocalLab(options, progress=lambda m: progress(f"up: {m}"))
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     try:
@@ -154,7 +154,7 @@ def warm_up(state: LabState, opts: RunOptions, progress: Progress = say) -> floa
     """Waits for a healthy steady state; returns when it began (the report's baseline)."""
     progress(f"warm-up: {opts.warmup:.0f}s of healthy customer traffic first")
     start = time.time()
-    demo.warm_up(demo.Prometheus(state.prometheus),
+    demo.warm_up(Prometheus(state.prometheus, timeout=5),
                  demo.DemoOptions(warmup_seconds=opts.warmup, warmup_timeout=opts.warmup_timeout))
     return max(start, time.time() - opts.warmup - 5.0)
 
@@ -163,7 +163,7 @@ def run_on_lab(state: LabState, scenario: ScenarioFile, label: str, out: Path,
                opts: RunOptions, progress: Progress = say, *,
                since: float | None = None) -> ScenarioRun:
     """Apply → follow → observe → (relief) → report, on a lab that is already warm."""
-    prom = demo.Prometheus(state.prometheus)
+    prom = Prometheus(state.prometheus, timeout=5)
     since = since if since is not None else time.time() - 30.0
     manifest = scenario.write(out)
     timings: dict[str, float] = {}
@@ -202,7 +202,6 @@ def game_day_report(state: LabState, scenario: ScenarioFile, since: float, until
     from chaoslab.experiment import saved
     from chaoslab_report.build import analyse, collect, write
     from chaoslab_report.command import resolve_timeline
-    from chaoslab_report.prom import Prometheus
 
     timeline = resolve_timeline(state.kubeconfig, [scenario.key])
     data = collect(Prometheus(state.prometheus), since, until, step=1.0)
@@ -211,7 +210,7 @@ def game_day_report(state: LabState, scenario: ScenarioFile, since: float, until
     return write(report, out / "report")
 
 
-def follow(state: LabState, scenario: ScenarioFile, prom: demo.Prometheus,
+def follow(state: LabState, scenario: ScenarioFile, prom: Prometheus,
            progress: Progress = say) -> tuple[str, float | None, list[Probe]]:
     """Until the scenario ends: phase changes, a status line every 5 s, DNS probes."""
     from chaoslab_report.timeline import parse_time
@@ -247,14 +246,14 @@ def follow(state: LabState, scenario: ScenarioFile, prom: demo.Prometheus,
         time.sleep(1.0)
 
 
-def watch(prom: demo.Prometheus, until: float, progress: Progress = say) -> None:
+def watch(prom: Prometheus, until: float, progress: Progress = say) -> None:
     """A status line every 5 s until the unix time `until`."""
     while (left := until - time.time()) > 0:
         progress("  " + live.status_line(prom))
         time.sleep(min(STATUS_EVERY, left))
 
 
-def relieve(state: LabState, prom: demo.Prometheus, opts: RunOptions,
+def relieve(state: LabState, prom: Prometheus, opts: RunOptions,
             progress: Progress = say) -> float | None:
     """Still failing after the observation window? Cut the load and watch it heal."""
     errors = live.customer_errors(prom)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from chaoslab.local.runtime import LabOptions, LocalLab
 from chaoslab.procs import ComponentFailed, sigterm_as_interrupt
 from chaoslab.toolpaths import REPO_ROOT, tool
+from chaoslab_report.prom import Prometheus
 
 FLAGSHIP = REPO_ROOT / "scenarios" / "us-east-1-dynamodb-dns.yaml"
 
@@ -52,23 +51,6 @@ def say(message: str) -> None:
     print(f"[{stamp}] {message}", flush=True)
 
 
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def vector(self, query: str) -> list[dict[str, Any]]:
-        resp = requests.get(f"{self.url}/api/v1/query", params={"query": query}, timeout=5)
-        resp.raise_for_status()
-        return resp.json()["data"]["result"]
-
-    def scalar(self, query: str) -> float | None:
-        result = self.vector(query)
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
-        return None if value != value else value  # NaN: no traffic yet
-
-
 def kubectl(kubeconfig: str, *args: str) -> str:
     out = subprocess.run([str(tool("kubectl")), f"--kubeconfig={kubeconfig}", *args],
                          capture_output=True, text=True, timeout=60)
@@ -86,9 +68,7 @@ def scenario_status(kubeconfig: str, namespace: str, name: str) -> dict[str, Any
 def _customer_line(prom: Prometheus) -> str:
     rate = prom.scalar(CUSTOMER_RATE) or 0.0
     errors = prom.scalar(CUSTOMER_ERRORS) or 0.0
-    per_workflow = {
-        r["metric"].get("workflow", "?"): float(r["value"][1]) for r in prom.vector(WORKFLOW_ERRORS)
-    }
+    per_workflow = {labels.get("workflow", "?"): v for labels, v in prom.query(WORKFLOW_ERRORS)}
     worst = ", ".join(f"{w} {e:.0%}" for w, e in sorted(per_workflow.items()) if e == e and e > 0)
     return f"customers: {rate:.0f} calls/s, errors {errors:.1%}" + (f" ({worst})" if worst else "")
 
@@ -156,7 +136,7 @@ def run(opts: DemoOptions, lab_options: LabOptions) -> int:
             state = lab.up()
             say(f"lab healthy after {time.monotonic() - t0:.0f}s; Prometheus {state.prometheus}, "
                 f"Locust {state.locust}")
-            prom = Prometheus(state.prometheus)
+            prom = Prometheus(state.prometheus, timeout=5)
             warm_up(prom, opts)
             namespace, name = run_outage(state.kubeconfig, prom, opts)
             recover(prom, opts)

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,17 @@ class LabOptions:
     regions: tuple[str, ...] = ("us-east-1", "us-west-2")
     scrape_interval: str = "1s"
     timeout: float = 90.0  # per component, to become healthy
+    # Overrides an experiment needs (a tier's capacity, the customers' SDK behaviour):
+    policy: Path | None = None  # a resilience policy file replacing `profile`
+    service_configs: Mapping[str, Path] = field(default_factory=dict)  # service -> --config
+    load_config: Path | None = None  # Locust's --chaoslab-config document
+
+    def resilience_args(self) -> list[str]:
+        return ["--policy", str(self.policy)] if self.policy else ["--profile", self.profile]
+
+    def service_config_args(self, service: str) -> list[str]:
+        config = self.service_configs.get(service)
+        return ["--config", str(config)] if config else []
 
 
 @dataclass
@@ -156,8 +167,8 @@ class LocalLab:
             "--configmap", "kube-system/coredns", "--key", "Corefile", "--out", corefile_path,
             "--signal-pid", str(coredns.pid), "--http", f"127.0.0.1:{projector_http}"])
 
-        self.progress(f"{len(endpoints)} services ({', '.join(opts.regions)}), profile "
-                      f"{opts.profile}")
+        self.progress(f"{len(endpoints)} services ({', '.join(opts.regions)}), "
+                      + (f"policy {opts.policy}" if opts.policy else f"profile {opts.profile}"))
         service_http: dict[str, int] = {}
         service_procs = []
         for e in endpoints:
@@ -168,8 +179,8 @@ class LocalLab:
                 self._python(), "-m", "chaoslab_services", "serve", "--service", e.service,
                 "--region", e.region, "--listen", f"127.0.0.1:{grpc_ports[e.key]}",
                 "--http", f"127.0.0.1:{service_http[e.key]}", "--dns", f"127.0.0.1:{dns_port}",
-                "--endpoints", endpoints_file, "--profile", opts.profile,
-                "--allowed-networks", "127.0.0.0/8"]))
+                "--endpoints", endpoints_file, *opts.resilience_args(),
+                *opts.service_config_args(e.service), "--allowed-networks", "127.0.0.0/8"]))
         for key, port in service_http.items():
             wait_until(f"{key} /readyz", lambda p=port: http_ok(p, "/readyz"), opts.timeout,
                        service_procs)
@@ -240,7 +251,7 @@ class LocalLab:
             argv, env = locust_command(
                 state_file=self.state_file, users=opts.users, spawn_rate=opts.spawn_rate,
                 web_port=locust_web, metrics_port=locust_metrics, headless=False,
-                region=opts.customer_regions)
+                region=opts.customer_regions, config=opts.load_config)
             locust = self._spawn("locust", argv, env=env)
             wait_until("Locust web UI", lambda: http_ok(locust_web, "/"), opts.timeout, [locust])
         self._record()
