@@ -131,8 +131,17 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from chaoslab_dns.validate import ScenarioError
+
     opts = demo.DemoOptions(out=args.out, scenario=args.scenario.resolve(),
                             warmup_seconds=args.warmup, recovery_seconds=args.recovery)
+    try:
+        demo.check_scenario(opts.scenario)
+    except OSError as exc:
+        return _fail(f"cannot read --scenario {args.scenario}: {exc.strerror}")
+    except ScenarioError as exc:
+        return _fail(f"--scenario {args.scenario} is not a valid OutageScenario: {exc}; "
+                     "fix it or pick one from scenarios/")
     try:
         return demo.run(opts, _lab_options(args))
     except (ComponentFailed, ToolMissing) as exc:

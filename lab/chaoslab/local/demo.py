@@ -73,7 +73,7 @@ def _customer_line(prom: Prometheus) -> str:
     return f"customers: {rate:.0f} calls/s, errors {errors:.1%}" + (f" ({worst})" if worst else "")
 
 
-def warm_up(prom: Prometheus, opts: DemoOptions) -> None:
+def warm_up(prom: Prometheus, opts: DemoOptions, logs: str = ".lab/logs") -> None:
     say(f"warm-up: waiting for {opts.warmup_seconds:.0f}s of steady customer traffic with "
         f"errors under {opts.error_budget:.0%}")
     deadline = time.monotonic() + opts.warmup_timeout
@@ -90,17 +90,33 @@ def warm_up(prom: Prometheus, opts: DemoOptions) -> None:
             return
         time.sleep(5)
     raise ComponentFailed(
-        "the lab did not reach a healthy steady state before the fault; see .lab/logs/ "
+        f"the lab did not reach a healthy steady state before the fault; see {logs}/ "
         "(locust.log and service-*.log)")
 
 
-def run_outage(kubeconfig: str, prom: Prometheus, opts: DemoOptions) -> tuple[str, str]:
+def check_scenario(path: Path) -> tuple[str, str]:
+    """(namespace, name) of a valid OutageScenario file, checked before the lab starts.
+
+    Raises ScenarioError naming the bad field, exactly as the operator would refuse it.
+    """
     import yaml
 
-    manifest = yaml.safe_load(opts.scenario.read_text())
-    namespace = manifest["metadata"].get("namespace", "default")
-    name = manifest["metadata"]["name"]
-    say(f"outage: kubectl apply -f {opts.scenario.relative_to(REPO_ROOT)}")
+    from chaoslab_dns.validate import ScenarioError, parse_scenario
+
+    text = path.read_text()  # OSError: the caller says which file
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError("(document)", f"not valid YAML: {exc}") from exc
+    spec = parse_scenario(doc)
+    return spec.namespace, spec.name
+
+
+def run_outage(kubeconfig: str, prom: Prometheus, opts: DemoOptions) -> tuple[str, str]:
+    namespace, name = check_scenario(opts.scenario)
+    shown = (opts.scenario.relative_to(REPO_ROOT) if opts.scenario.is_relative_to(REPO_ROOT)
+             else opts.scenario)
+    say(f"outage: kubectl apply -f {shown}")
     kubectl(kubeconfig, "apply", "-f", str(opts.scenario))
     last_phase = ""
     while True:
@@ -137,7 +153,7 @@ def run(opts: DemoOptions, lab_options: LabOptions) -> int:
             say(f"lab healthy after {time.monotonic() - t0:.0f}s; Prometheus {state.prometheus}, "
                 f"Locust {state.locust}")
             prom = Prometheus(state.prometheus, timeout=5)
-            warm_up(prom, opts)
+            warm_up(prom, opts, state.logs)
             namespace, name = run_outage(state.kubeconfig, prom, opts)
             recover(prom, opts)
             say(f"report: writing {opts.out}/report.html, report.json and PNG plots")
