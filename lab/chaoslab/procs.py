@@ -156,6 +156,25 @@ def spawn(
     return proc
 
 
+def processes_mentioning(text: str | os.PathLike[str]) -> list[tuple[int, str]]:
+    """(pid, command line) of every other process whose command line contains `text`.
+
+    Every lab component is started with the lab's folder in its arguments, so this finds
+    what a stopped lab left running.
+    """
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if os.fspath(text) in cmdline:
+            found.append((int(entry.name), cmdline))
+    return found
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -8,7 +8,6 @@ about 3 minutes on 2 cores); the full-size comparison is the README's command.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from chaoslab.procs import processes_mentioning
 from chaoslab.toolpaths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -71,20 +71,6 @@ def test_naive_storm_is_metastable_and_resilient_recovers(tmp_path: Path) -> Non
     assert [r["profile"] for r in redone["profiles"]] == ["naive", "resilient"]
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(f"{entry.name}: {cmdline}")
-    return found
-
-
 def test_ctrl_c_stops_the_lab(tmp_path: Path) -> None:
     out = tmp_path / "interrupted"
     proc = subprocess.Popen(
@@ -100,7 +86,7 @@ def test_ctrl_c_stops_the_lab(tmp_path: Path) -> None:
             if "warm-up:" in line:
                 break
             assert time.monotonic() < deadline, "".join(seen)
-        assert _processes_mentioning(str(out)), "the lab's processes should be running"
+        assert processes_mentioning(str(out)), "the lab's processes should be running"
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
         seen.append(rest)
@@ -110,5 +96,5 @@ def test_ctrl_c_stops_the_lab(tmp_path: Path) -> None:
     log = "".join(seen)
     assert proc.returncode == 130, log[-3000:]
     assert "down: stopping the lab" in log
-    assert not _processes_mentioning(str(out)), "processes left behind"
+    assert not processes_mentioning(str(out)), "processes left behind"
     assert not (out / "naive" / "lab" / "state.json").exists()

@@ -14,21 +14,9 @@ from pathlib import Path
 import yaml
 
 from chaoslab.local.demo import FLAGSHIP
+from chaoslab.procs import processes_mentioning
 
 CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
-
-
-def _leftovers(marker: Path) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if str(marker) in cmdline:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
 
 
 def test_demo_injects_reverts_and_reports(tmp_path: Path) -> None:
@@ -54,7 +42,7 @@ def test_demo_injects_reverts_and_reports(tmp_path: Path) -> None:
     assert "service:dynamodb.us-west-2" in sc["blast_radius"]["not_degraded"]
     assert (out / "report.html").stat().st_size > 0
 
-    assert not _leftovers(lab_dir), "the demo left processes behind"
+    assert not processes_mentioning(lab_dir), "the demo left processes behind"
     assert not (lab_dir / "state.json").exists()
 
 

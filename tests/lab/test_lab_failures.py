@@ -14,22 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoslab.procs import free_port, pid_alive
+from chaoslab.procs import free_port, pid_alive, processes_mentioning
 
 CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
-
-
-def _leftovers(lab_dir: Path) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if str(lab_dir) in cmdline:
-                found.append(f"{entry.name}: {cmdline}")
-    return found
 
 
 def test_missing_tool_names_make_tools(tmp_path: Path) -> None:
@@ -38,7 +25,7 @@ def test_missing_tool_names_make_tools(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode != 0
     assert "make tools" in out.stderr, out.stderr
-    assert not _leftovers(tmp_path / "lab")
+    assert not processes_mentioning(tmp_path / "lab")
 
 
 def test_a_failing_component_names_its_log(tmp_path: Path) -> None:
@@ -49,7 +36,7 @@ def test_a_failing_component_names_its_log(tmp_path: Path) -> None:
     assert out.returncode != 0
     # The services refuse the unknown profile; the error points at a service's log.
     assert "see " in out.stderr and str(lab_dir / "logs" / "service-") in out.stderr, out.stderr
-    assert not _leftovers(lab_dir), "a failed start-up left processes behind"
+    assert not processes_mentioning(lab_dir), "a failed start-up left processes behind"
     assert sorted(p.name for p in lab_dir.iterdir()) == ["logs"]
 
 
@@ -75,7 +62,7 @@ def test_ctrl_c_during_start_up_stops_everything(tmp_path: Path) -> None:
     assert up.returncode != 0, output
     assert "interrupted" in output or "stopping" in output, output
     assert pids and not any(pid_alive(p) for p in pids.values()), output
-    assert not _leftovers(lab_dir), "Ctrl-C left processes behind"
+    assert not processes_mentioning(lab_dir), "Ctrl-C left processes behind"
 
 
 def test_a_port_taken_before_the_component_binds_it_starts_again(
@@ -100,4 +87,4 @@ def test_a_port_taken_before_the_component_binds_it_starts_again(
             lab.stop()
     retried = [m for m in messages if "a port was taken meanwhile" in m]
     assert len(retried) == 1 and "already in use" in retried[0].lower(), messages
-    assert not _leftovers(tmp_path / "lab")
+    assert not processes_mentioning(tmp_path / "lab")

@@ -22,6 +22,7 @@ import dns.rdatatype
 import pytest
 import requests
 
+from chaoslab.procs import processes_mentioning
 from chaoslab.toolpaths import tool
 
 pytestmark = pytest.mark.slow
@@ -57,20 +58,6 @@ def _wait(what: str, probe, timeout: float = 30.0):  # type: ignore[no-untyped-d
             last = exc
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def _processes_mentioning(text: str) -> list[tuple[int, str]]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append((int(entry.name), cmdline))
-    return found
 
 
 def _ports(state: dict) -> set[int]:
@@ -141,7 +128,7 @@ def _one_round(lab_dir: Path, round_: int) -> None:
         down = subprocess.run([CHAOSLAB, "down", "--lab-dir", str(lab_dir)],
                               capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
-    leftovers = _processes_mentioning(str(lab_dir))
+    leftovers = processes_mentioning(str(lab_dir))
     assert not leftovers, f"round {round_}: processes left behind: {leftovers}"
     open_ports = [p for p in _ports(state) if _listening(p)]
     assert not open_ports, f"round {round_}: ports still listening: {open_ports}"
