@@ -88,3 +88,29 @@ def test_a_port_taken_before_the_component_binds_it_starts_again(
     retried = [m for m in messages if "a port was taken meanwhile" in m]
     assert len(retried) == 1 and "already in use" in retried[0].lower(), messages
     assert not processes_mentioning(tmp_path / "lab")
+
+
+def test_down_never_kills_a_pid_the_lab_no_longer_owns(tmp_path: Path) -> None:
+    """After a reboot or kill -9 the recorded pids may belong to other programs by now."""
+    from chaoslab.local import runtime
+    from chaoslab.local.state import LabState
+
+    lab_dir = tmp_path / "lab"
+    lab_dir.mkdir()
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                              str(lab_dir.resolve())], start_new_session=True)
+    try:
+        LabState(kubeconfig="", dns="", prometheus="", locust="", services={},
+                 pids={"coredns": stranger.pid}).save(lab_dir / "state.json")
+        said: list[str] = []
+        assert runtime.down(lab_dir, progress=said.append)
+        assert stranger.poll() is None, "down killed a process that was not the lab's"
+        assert any(f"pid {stranger.pid} is no longer the lab's" in m for m in said), said
+        assert any(f"pid {stray.pid}" in m for m in said), said  # named, for the user to judge
+        assert not (lab_dir / "state.json").exists()
+    finally:
+        stranger.kill()
+        stray.kill()
+        stranger.wait()
+        stray.wait()

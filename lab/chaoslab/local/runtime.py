@@ -30,7 +30,16 @@ import dns.rdatatype
 from chaoslab import controlplane
 from chaoslab.local import prometheus_config
 from chaoslab.local.state import LabState
-from chaoslab.procs import ComponentFailed, Proc, free_port, pid_alive, spawn, stop_pid, wait_until
+from chaoslab.procs import (
+    ComponentFailed,
+    Proc,
+    free_port,
+    pid_alive,
+    processes_mentioning,
+    spawn,
+    stop_pid,
+    wait_until,
+)
 from chaoslab.toolpaths import REPO_ROOT, tool
 
 CRD_FILE = REPO_ROOT / "charts" / "chaoslab" / "crds" / "outagescenarios.yaml"
@@ -332,10 +341,21 @@ def down(lab_dir: Path, progress: Progress = _print_progress) -> bool:
     if not state_file.exists():
         return False
     state = LabState.load(state_file)
+    ours = {pid for pid, _ in processes_mentioning(root)}
     for name, pid in reversed(list(state.pids.items())):
-        if pid_alive(pid):
-            progress(f"stopping {name} (pid {pid})")
+        if not pid_alive(pid):
+            continue
+        if pid not in ours:
+            # The lab died earlier (a reboot, kill -9) and the pid now belongs to someone else.
+            progress(f"{name}: pid {pid} is no longer the lab's; left alone")
+            continue
+        progress(f"stopping {name} (pid {pid})")
         stop_pid(pid)
+    strays = processes_mentioning(root)
+    for pid, cmdline in strays:
+        progress(f"still running and naming {root}: pid {pid}: {cmdline[:120]}")
+    if strays:
+        progress("stop those with `kill PID` if they are left from the lab")
     _remove_runtime_files(root)
     return True
 
