@@ -28,13 +28,24 @@ def test_missing_tool_names_make_tools(tmp_path: Path) -> None:
     assert not processes_mentioning(tmp_path / "lab")
 
 
+def test_an_unknown_profile_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [CHAOSLAB, "up", "--local", "--lab-dir", str(tmp_path / "lab"), "--profile", "typo"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "--profile: unknown profile 'typo'" in out.stderr and "naive" in out.stderr
+    assert not (tmp_path / "lab").exists()
+
+
 def test_a_failing_component_names_its_log(tmp_path: Path) -> None:
     lab_dir = tmp_path / "lab"
+    policy = tmp_path / "broken-policy.yaml"
+    policy.write_text("defaults:\n  timeout: banana\n")
     out = subprocess.run(
-        [CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir), "--profile", "no-such-profile"],
+        [CHAOSLAB, "up", "--local", "--lab-dir", str(lab_dir), "--profile", str(policy)],
         capture_output=True, text=True, timeout=180)
     assert out.returncode != 0
-    # The services refuse the unknown profile; the error points at a service's log.
+    # The services refuse the broken policy; the error points at a service's log.
     assert "see " in out.stderr and str(lab_dir / "logs" / "service-") in out.stderr, out.stderr
     assert not processes_mentioning(lab_dir), "a failed start-up left processes behind"
     assert sorted(p.name for p in lab_dir.iterdir()) == ["logs"]

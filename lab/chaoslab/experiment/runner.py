@@ -24,7 +24,7 @@ from chaoslab.experiment.labtuning import LabTuning
 from chaoslab.experiment.probe import Probe, probe_targets
 from chaoslab.experiment.scenario import ScenarioFile
 from chaoslab.local import demo
-from chaoslab.local.runtime import LabOptions, LocalLab
+from chaoslab.local.runtime import LabOptions, LocalLab, profile_or_policy
 from chaoslab.local.state import LabState
 from chaoslab.procs import ComponentFailed
 from chaoslab_report.prom import Prometheus
@@ -52,16 +52,8 @@ class ProfileSpec:
 
     @classmethod
     def parse(cls, text: str) -> ProfileSpec:
-        from chaoslab_services.common.config import available_profiles
-
-        text = text.strip()
-        if text in available_profiles():
-            return cls(text, text)
-        path = Path(text)
-        if path.suffix in (".yaml", ".yml") and path.is_file():
-            return cls(path.stem, "backoff-jitter", path.resolve())
-        raise ValueError(f"unknown profile {text!r}: use one of {', '.join(available_profiles())}"
-                         " or a policy file (YAML)")
+        profile, policy = profile_or_policy(text)
+        return cls(policy.stem if policy else profile, profile, policy)
 
 
 @dataclass

@@ -15,9 +15,11 @@ _LAB_DIR_HELP = "where the lab keeps its state, logs and data (default: %(defaul
 
 
 def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
+    profile, policy = runtime.profile_or_policy(args.profile)
     return runtime.LabOptions(
         lab_dir=args.lab_dir,
-        profile=args.profile,
+        profile=profile,
+        policy=policy,
         users=args.users,
         spawn_rate=args.spawn_rate,
         load=not getattr(args, "no_load", False),
@@ -25,13 +27,23 @@ def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
     )
 
 
+def _profile_arg(text: str) -> str:
+    """Refuse an unknown profile at parse time, before anything starts."""
+    try:
+        runtime.profile_or_policy(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _add_lab_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lab-dir", type=Path, default=Path(".lab"), help=_LAB_DIR_HELP)
     parser.add_argument(
         "--profile",
+        type=_profile_arg,
         default="backoff-jitter",
         help="client resilience profile of every service: naive, backoff-jitter, resilient, "
-        "resilient-stale (default: %(default)s)",
+        "resilient-stale, or a policy YAML file (default: %(default)s)",
     )
     parser.add_argument("--users", type=int, default=20,
                         help="Locust customers generating load (default: %(default)s)")

@@ -52,6 +52,21 @@ def _print_progress(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
+def profile_or_policy(text: str) -> tuple[str, Path | None]:
+    """(profile, policy file) for a `--profile` value: a named profile, or a policy YAML file
+    (then the services get `--policy FILE`). Raises ValueError listing what is accepted."""
+    from chaoslab_services.common.config import available_profiles
+
+    text = text.strip()
+    if text in available_profiles():
+        return text, None
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return "backoff-jitter", path.resolve()
+    raise ValueError(f"unknown profile {text!r}: use one of {', '.join(available_profiles())}"
+                     " or a policy file (YAML)")
+
+
 @dataclass
 class LabOptions:
     lab_dir: Path = Path(".lab")
