@@ -23,7 +23,7 @@ import grpc
 
 from chaoslab_services import labkit
 from chaoslab_services.bootstrap import customer_credentials
-from chaoslab_services.protos import iam_pb2, iam_pb2_grpc, lambda_pb2, lambda_pb2_grpc
+from chaoslab_services.protos import lambda_pb2, lambda_pb2_grpc
 
 DDB = "dynamodb.us-east-1.aws.internal"
 CUSTOMERS = 32
@@ -70,10 +70,7 @@ def run_profile(profile: str, args: argparse.Namespace
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)
-            iam = iam_pb2_grpc.IAMStub(grpc.insecure_channel(lab.address("iam")))
-            tokens = [iam.Authenticate(iam_pb2.AuthenticateRequest(
-                user=u, secret=s, duration_seconds=3600), timeout=5).token
-                for u, s in map(customer_credentials, range(CUSTOMERS))]
+            tokens = lab.customer_tokens(CUSTOMERS)
 
             def tick(second: int) -> None:
                 if second == args.fault_at:

@@ -33,8 +33,6 @@ from chaoslab_services.bootstrap import customer_credentials
 from chaoslab_services.protos import (
     dynamodb_pb2,
     dynamodb_pb2_grpc,
-    iam_pb2,
-    iam_pb2_grpc,
     lambda_pb2,
     lambda_pb2_grpc,
 )
@@ -163,10 +161,7 @@ def main() -> int:
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)
-            iam = iam_pb2_grpc.IAMStub(grpc.insecure_channel(lab.address("iam")))
-            tokens = [iam.Authenticate(iam_pb2.AuthenticateRequest(
-                user=u, secret=s, duration_seconds=3600), timeout=5).token
-                for u, s in map(customer_credentials, range(CUSTOMERS))]
+            tokens = lab.customer_tokens(CUSTOMERS)
             pids = {k: p.proc.pid for k, p in lab.procs.items()}
             pids["coredns"] = lab.dns.proc.pid
             load_before = os.getloadavg()[0]

@@ -254,6 +254,19 @@ class Lab:
 
         return asyncio.run(bootstrap(self.endpoints, self.dns.address, customers=customers))
 
+    def customer_tokens(self, customers: int) -> list[str]:
+        """An hour-long IAM session token for each of the first `customers` seeded users."""
+        import grpc
+
+        from chaoslab_services.bootstrap import customer_credentials
+        from chaoslab_services.protos import iam_pb2, iam_pb2_grpc
+
+        with grpc.insecure_channel(self.address("iam")) as channel:
+            iam = iam_pb2_grpc.IAMStub(channel)
+            return [iam.Authenticate(iam_pb2.AuthenticateRequest(
+                user=u, secret=s, duration_seconds=3600), timeout=5).token
+                for u, s in map(customer_credentials, range(customers))]
+
     def stop(self) -> None:
         for proc in self.procs.values():
             with contextlib.suppress(Exception):
