@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 import locust.runners
+from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -167,11 +168,17 @@ class CustomerUser(User):
     def workflow(self) -> None:
         name = random.choices(self._names, self._weights)[0]
         self.interceptor.workflow = name
-        start, ok = time.perf_counter(), False
+        start, ok, abandoned = time.perf_counter(), False, False
         try:
             WORKFLOWS[name](self.session)
             ok = True
         except grpc.RpcError:
             pass  # already reported per call by the interceptor
+        except GreenletExit:
+            # Locust stopped this customer mid-workflow (fewer users, or the end of the run):
+            # the lab did not fail it, so it is neither a success nor a customer error.
+            abandoned = True
+            raise
         finally:
-            record(name, self.session.region, ok, time.perf_counter() - start)
+            if not abandoned:
+                record(name, self.session.region, ok, time.perf_counter() - start)

@@ -2,7 +2,8 @@
 
 It runs in the test process (threads), answers every workflow's calls, and fails a known
 share of Lambda Invokes with UNAVAILABLE, so a test can check that failures reach Locust's
-statistics and the exporter's `result="error"` series.
+statistics and the exporter's `result="error"` series; or answers Invoke slowly, so a test
+can stop customers mid-call.
 """
 
 from __future__ import annotations
@@ -52,15 +53,18 @@ class IAM(iam_pb2_grpc.IAMServicer):
 
 
 class Lambda(lambda_pb2_grpc.LambdaServicer):
-    def __init__(self, calls: Calls) -> None:
+    def __init__(self, calls: Calls, fails_every: int = 0, delay: float = 0.0) -> None:
         self.calls = calls
+        self.fails_every = fails_every
+        self.delay = delay
 
     def Invoke(self, request, context):
         n = self.calls.add("Invoke")
         if not request.token.startswith("tok-"):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "no session")
-        if n % INVOKE_FAILS_EVERY == 0:
+        if self.fails_every and n % self.fails_every == 0:
             context.abort(grpc.StatusCode.UNAVAILABLE, "injected by the test")
+        time.sleep(self.delay)
         return lambda_pb2.InvokeResponse(result={"ok": "1"}, request_id=str(n))
 
 
@@ -104,11 +108,12 @@ class FrontDoors:
         self.server.stop(grace=None)
 
 
-def start() -> FrontDoors:
+def start(invoke_fails_every: int = INVOKE_FAILS_EVERY, invoke_delay: float = 0.0) -> FrontDoors:
     calls = Calls()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     iam_pb2_grpc.add_IAMServicer_to_server(IAM(calls), server)
-    lambda_pb2_grpc.add_LambdaServicer_to_server(Lambda(calls), server)
+    lambda_pb2_grpc.add_LambdaServicer_to_server(
+        Lambda(calls, invoke_fails_every, invoke_delay), server)
     cloudwatch_pb2_grpc.add_CloudWatchServicer_to_server(CloudWatch(calls), server)
     dynamodb_pb2_grpc.add_DynamoDBServicer_to_server(DynamoDB(calls), server)
     port = server.add_insecure_port("127.0.0.1:0")

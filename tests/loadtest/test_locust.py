@@ -173,3 +173,42 @@ def test_exporter_routes(path: str) -> None:
     seen: list[str] = []
     body = b"".join(app({"PATH_INFO": path}, lambda status, headers: seen.append(status)))
     assert seen[0].startswith("404" if path == "/nope" else "200") and body
+
+
+def test_customers_stopped_mid_workflow_are_not_counted_as_errors(tmp_path: Path) -> None:
+    """Fewer users in the web UI (or the experiment's load cut) stops customers mid-call;
+    that is the load generator's doing, not a failure of the lab."""
+    doors = fake_front_doors.start(invoke_fails_every=0, invoke_delay=1.0)
+    cfg = tmp_path / "load.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "targets": fake_front_doors.targets(doors.address), "regions": ["us-east-1"],
+        "wait_time": [0.0, 0.05], "workflow_weights": {"invoke": 1}}))
+    web, metrics_port = free_port(), free_port()
+    argv, env = locust_command(config=cfg, users=8, spawn_rate=50, headless=False,
+                               web_port=web, metrics_port=metrics_port)
+    main = spawn("locust", argv, tmp_path / "locust.log", env=env, cwd=tmp_path)
+
+    def scrape() -> dict:
+        return parse_metrics(requests.get(f"http://127.0.0.1:{metrics_port}/metrics",
+                                          timeout=1).text)
+
+    name = "chaoslab_loadtest_requests_total"
+    try:
+        # All 8 customers running and several Invokes answered: most are now mid-call.
+        wait_until("8 customers with answered invokes", lambda: (
+            metric(s := scrape(), "chaoslab_loadtest_users") == 8
+            and metric(s, name, workflow="invoke", result="ok") >= 8), 60, [main])
+        time.sleep(0.5)
+        resp = requests.post(f"http://127.0.0.1:{web}/swarm",
+                             data={"user_count": 1, "spawn_rate": 100}, timeout=10)
+        assert resp.json().get("success"), resp.text
+        wait_until("one customer left", lambda: metric(scrape(), "chaoslab_loadtest_users") == 1,
+                   30, [main])
+        time.sleep(2.5)  # the remaining customer completes more invokes
+        after = scrape()
+    finally:
+        main.stop()
+        doors.stop()
+    assert metric(after, name, workflow="invoke", result="error") == 0, \
+        (tmp_path / "locust.log").read_text()[-3000:]
+    assert metric(after, name, workflow="invoke", result="ok") >= 10
