@@ -98,7 +98,7 @@ def spans(values: Sequence[float], stamps: Sequence[float] | None, step: float
           ) -> tuple[list[float], list[float], list[float]]:
     """(increase, start, end) per grid point: what happened between two *successful* scrapes.
 
-    `stamps` are the instance's scrape times (`timestamp(up == 1)` on the same grid). A grid
+    `stamps` are the instance's scrape times (`timestamp(up) and up == 1` on the same grid). A grid
     point that shows no new scrape (jitter, or failed scrapes in a loaded lab) gets no
     increase and NaN times; the next real sample's increase spans the whole gap, and its
     (start, end] says so, so no event is dated more precisely than the data allows.
@@ -194,7 +194,8 @@ def workflow_counts(series: Iterable[Series], n: int, stamps: Stamps | None = No
 
 
 def scrape_stamps(series: Iterable[Series]) -> dict[str, list[float]]:
-    """instance -> its last successful scrape time at each grid point (`timestamp(up == 1)`)."""
+    """instance -> its scrape time at each grid point, NaN where that scrape failed
+    (`timestamp(up) and up == 1`)."""
     return {s.labels.get("instance", ""): list(s.values) for s in series}
 
 

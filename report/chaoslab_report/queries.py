@@ -75,9 +75,11 @@ QUERIES: dict[str, Query] = {q.name: q for q in (
           "sum by (service, region) (chaoslab_service_shed_total)",
           "requests shed by full queues: overload after the fault"),
     Query("scrape_times",
-          "timestamp(up == 1)",
-          "when each target was last scraped successfully, per grid point: dates every "
-          "counter increase by the real scrapes around it, even when scrapes are late or fail"),
+          # timestamp() of a plain selector is the sample's scrape time; of `up == 1` it
+          # would be the evaluation time (the grid), which dated changes up to 1.5 s late.
+          "timestamp(up) and up == 1",
+          "when each target was scraped, per grid point, absent where that scrape failed: "
+          "dates every counter increase by the real scrapes around it"),
     Query("users",
           "sum(chaoslab_loadtest_users)",
           "customers driving load"),

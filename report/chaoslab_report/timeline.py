@@ -113,7 +113,7 @@ def from_active_metric(series: Iterable[Series], end: float | None = None,
 
     A 0/absent->1 step is an injection, 1->0/absent a revert (the operator drops the series
     of a deleted scenario). With the operator's scrape times (`stamps`, by instance: see
-    `timestamp(up == 1)`), a grid point whose scrape failed says nothing and is skipped, and
+    `timestamp(up) and up == 1`), a grid point whose scrape failed says nothing and is skipped, and
     a change is dated at the middle of the two scrapes around it: right to within half a
     scrape interval. Without them, grid points stand in for scrape times.
     """

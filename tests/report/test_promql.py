@@ -82,6 +82,22 @@ def test_scalar_is_the_first_value_and_none_without_data(synthetic_lab) -> None:
     assert prom.scalar("vector(0) / vector(0)") is None  # a ratio before any traffic
 
 
+def test_scrape_times_are_the_real_scrapes_not_the_grid(synthetic_lab) -> None:
+    """The report dates changes between the scrapes around them, so its stamps must be the
+    samples' own times; `timestamp(up == 1)` gave the evaluation grid instead."""
+    synthetic_lab.wait_for(lab.INJECT)
+    prom = Prometheus(synthetic_lab.prometheus)
+    end = math.floor(synthetic_lab.t0 + lab.INJECT)
+    (series,) = prom.query_range(queries.QUERIES["scrape_times"].render("5s"), end - 6, end, 1.0)
+    data = prom._get("/api/v1/query", {"query": "up[10s]", "time": str(end)})  # raw samples
+    real = {round(float(t), 3) for item in data["result"] for t, _ in item["values"]}
+    stamps = [round(v, 3) for v in series.values if not math.isnan(v)]
+    assert len(stamps) >= 5
+    assert set(stamps) <= real, (stamps, sorted(real))
+    assert all(g - 1.5 < v <= g for g, v in zip(series.times, series.values, strict=True)
+               if not math.isnan(v))
+
+
 def test_every_architecture_metric_is_on_a_dashboard_or_in_the_report() -> None:
     text = " ".join(e for _, e in ALL)
     for name in set(ARCH_NAME.findall(ARCHITECTURE.read_text())):
