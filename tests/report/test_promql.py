@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import synthetic_lab as lab
 
 from chaoslab_report import dashboards, queries
@@ -89,8 +90,9 @@ def test_scrape_times_are_the_real_scrapes_not_the_grid(synthetic_lab) -> None:
     prom = Prometheus(synthetic_lab.prometheus)
     end = math.floor(synthetic_lab.t0 + lab.INJECT)
     (series,) = prom.query_range(queries.QUERIES["scrape_times"].render("5s"), end - 6, end, 1.0)
-    data = prom._get("/api/v1/query", {"query": "up[10s]", "time": str(end)})  # raw samples
-    real = {round(float(t), 3) for item in data["result"] for t, _ in item["values"]}
+    raw = requests.get(f"{synthetic_lab.prometheus}/api/v1/query",  # a range: raw samples
+                       params={"query": "up[10s]", "time": str(end)}, timeout=10).json()
+    real = {round(float(t), 3) for item in raw["data"]["result"] for t, _ in item["values"]}
     stamps = [round(v, 3) for v in series.values if not math.isnan(v)]
     assert len(stamps) >= 5
     assert set(stamps) <= real, (stamps, sorted(real))
