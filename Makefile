@@ -10,13 +10,16 @@ LAB    ?= kind
 OUT    ?= reports/latest
 PYTEST_ARGS ?=
 
-.PHONY: help tools venv test demo up down status lint protos images clean
+.PHONY: help tools node-tools venv test demo up down status lint protos images clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 tools: ## build/install the pinned real binaries into .tools/bin (cached)
 	@tools/install.sh
+
+node-tools: tools ## also the node lab's: kubelet & co., pause, containerd, buildah (cached)
+	@tools/install.sh node
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -28,23 +31,28 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## the Python environment (.venv)
 
-test: tools venv ## the whole test suite
+test: tools node-tools venv ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: tools venv ## the flagship game day on a local lab; report in $(OUT)
 	$(BIN)/chaoslab demo --out $(OUT)
 
-up: ## start the lab: on kind (default) or LAB=local
+up: ## start the lab: on kind (default), LAB=node (a real node here, root) or LAB=local
 ifeq ($(LAB),local)
 	@$(MAKE) --no-print-directory tools venv
 	$(BIN)/chaoslab up --local
+else ifeq ($(LAB),node)
+	@$(MAKE) --no-print-directory node-tools venv
+	$(BIN)/chaoslab node up
 else
 	charts/kind-up.sh
 endif
 
-down: ## stop the lab (LAB=local for the local one)
+down: ## stop the lab (LAB=local or LAB=node for those)
 ifeq ($(LAB),local)
 	$(BIN)/chaoslab down
+else ifeq ($(LAB),node)
+	$(BIN)/chaoslab node down
 else
 	charts/kind-down.sh
 endif

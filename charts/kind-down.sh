@@ -2,9 +2,10 @@
 # `make down`: undoes charts/kind-up.sh.
 #   charts/kind-down.sh                 uninstall the lab, restore the cluster DNS, delete the cluster
 #   charts/kind-down.sh --keep-cluster  uninstall the lab and restore the cluster DNS only
-# The chart is uninstalled first: its pre-delete hook runs the kill switch (`chaoslab abort
-# --all`) while the operator still runs, so no fault survives; then charts/coredns-patch.sh revert restores kind's Corefile (byte for byte) and CoreDNS
-# image. With --keep-cluster the OutageScenario CRD stays (Helm never deletes CRDs):
+# charts/lab-uninstall.sh (shared with the node lab) uninstalls the chart first: its
+# pre-delete hook runs the kill switch (`chaoslab abort --all`) while the operator still
+# runs, so no fault survives; then charts/coredns-patch.sh revert restores kind's Corefile
+# (byte for byte) and CoreDNS image. With --keep-cluster the OutageScenario CRD stays (Helm never deletes CRDs):
 # `kubectl delete crd outagescenarios.chaoslab.io` removes it with every scenario.
 # Settings: KIND_CLUSTER_NAME (default chaoslab); CHAOSLAB_HELM_UNINSTALL_ARGS, extra
 # arguments for `helm uninstall` (the tests pass --no-hooks: without a kubelet no Job runs).
@@ -14,7 +15,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cluster=${KIND_CLUSTER_NAME:-chaoslab}
 context=kind-$cluster
 namespace=chaoslab  # the lab Corefile maps *.aws.internal to Services of this namespace
-release=chaoslab
 keep=0
 case ${1:-} in
   --keep-cluster) keep=1 ;;
@@ -42,21 +42,12 @@ if ! grep -qx "$cluster" <<<"$clusters"; then
   exit 0
 fi
 
-if [[ -z $helm ]]; then
-  say "helm not found: skipping the uninstall (run 'make tools' to have it)"
-elif "$helm" status "$release" --kube-context "$context" -n "$namespace" >/dev/null 2>&1; then
-  say "uninstalling the chart (its pre-delete hook reverts every active fault first)"
-  read -r -a uninstall_args <<< "${CHAOSLAB_HELM_UNINSTALL_ARGS:-}"
-  "$helm" uninstall "$release" --kube-context "$context" -n "$namespace" --wait --timeout 120s \
-    "${uninstall_args[@]}"
-else
-  say "chart not installed in $namespace"
-fi
-
-# With the cluster about to be deleted there is nothing to wait for.
-wait_flag=()
-[[ $keep == 1 ]] || wait_flag=(--no-wait)
-KUBECTL=$kubectl "$root/charts/coredns-patch.sh" revert --context "$context" ${wait_flag[@]+"${wait_flag[@]}"}
+# The steps every cluster shares (charts/lab-uninstall.sh): the chart, then the cluster DNS.
+# With the cluster about to be deleted there is no CoreDNS rollout to wait for.
+coredns_wait=1
+[[ $keep == 1 ]] || coredns_wait=0
+KUBECTL=$kubectl HELM=$helm KUBE_CONTEXT=$context CHAOSLAB_NAMESPACE=$namespace \
+  COREDNS_WAIT=$coredns_wait "$root/charts/lab-uninstall.sh"
 
 if [[ $keep == 1 ]]; then
   say "kept cluster '$cluster' (context $context); the CRD outagescenarios.chaoslab.io stays"

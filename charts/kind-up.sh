@@ -3,9 +3,10 @@
 #   1. checks docker, kind, kubectl and helm (each missing one is named with how to get it)
 #   2. creates the kind cluster from kind-config.yaml (kept if it already exists)
 #   3. builds the two images (charts/build-images.sh) and loads them into kind
-#   4. points the cluster DNS at the lab (charts/coredns-patch.sh apply: reversible)
-#   5. installs/upgrades the Helm chart charts/chaoslab
-#   6. waits until every Deployment is ready and the bootstrap Job is done, with progress
+#   4-6. charts/lab-install.sh, the steps every cluster shares: points the cluster DNS at
+#      the lab (charts/coredns-patch.sh apply: reversible), installs/upgrades the Helm
+#      chart charts/chaoslab, waits until every Deployment is ready and the bootstrap Job
+#      is done, with progress
 #   7. prints the URLs
 # Re-running it is safe: every step is idempotent. `make down` undoes it (charts/kind-down.sh).
 #
@@ -78,51 +79,9 @@ fi
 say "loading $lab_image and $coredns_image into kind"
 "$kind" load docker-image --name "$cluster" "$lab_image" "$coredns_image"
 
-# --- 4. cluster DNS ---------------------------------------------------------------------
-KUBECTL=$kubectl "$root/charts/coredns-patch.sh" apply --context "$context" --image "$coredns_image"
-
-# --- 5. chart ---------------------------------------------------------------------------
-values=()
-for f in ${CHAOSLAB_VALUES:-}; do values+=(-f "$f"); done
-# The namespace enforces the "restricted" Pod Security Standard: every lab pod is
-# non-root, read-only, capability-free, and the API server refuses one that is not.
-k create namespace "$namespace" --dry-run=client -o yaml | k apply -f - >/dev/null
-k label namespace "$namespace" --overwrite >/dev/null \
-  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
-say "installing the chart (release $release, namespace $namespace)"
-"$helm" upgrade --install "$release" "$root/charts/chaoslab" \
-  --kube-context "$context" --namespace "$namespace" \
-  --set image.tag="$tag" ${values[@]+"${values[@]}"}
-
-# --- 6. wait ----------------------------------------------------------------------------
-say "waiting for the lab to be ready (up to ${wait_timeout}s)"
-deadline=$((SECONDS + wait_timeout))
-last=""
-while :; do
-  # name ready/desired, one line per Deployment
-  status=$(k -n "$namespace" get deployments \
-    -o go-template='{{range .items}}{{.metadata.name}} {{or .status.readyReplicas 0}}/{{.spec.replicas}}{{"\n"}}{{end}}')
-  total=$(grep -c . <<<"$status" || true)
-  pending=$(awk '{split($2, r, "/"); if (r[1] != r[2]) printf "%s(%s) ", $1, $2}' <<<"$status")
-  pending=${pending% }
-  ready=$((total - $(wc -w <<<"$pending")))
-  line="deployments ready: $ready/$total${pending:+; waiting for: $pending}"
-  if [[ $line != "$last" ]]; then say "$line"; last=$line; fi
-  [[ -z $pending && $total -gt 0 ]] && break
-  if ((SECONDS >= deadline)); then
-    k -n "$namespace" get pods -o wide >&2 || true
-    fail "not ready after ${wait_timeout}s. Look at: kubectl --context $context -n $namespace describe pod <name>; ... logs <name>"
-  fi
-  sleep 3
-done
-job=$(k -n "$namespace" get jobs -l app.kubernetes.io/component=bootstrap \
-  --sort-by=.metadata.creationTimestamp -o name | tail -n 1)
-if [[ -n $job ]]; then
-  say "waiting for the lab data ($job)"
-  remaining=$((deadline - SECONDS)); ((remaining > 30)) || remaining=30
-  k -n "$namespace" wait --for=condition=complete "$job" --timeout="${remaining}s" >/dev/null \
-    || fail "bootstrap did not complete: kubectl --context $context -n $namespace logs $job"
-fi
+# --- 4-6. the steps every cluster shares: cluster DNS, chart, wait (charts/lab-install.sh) ---
+KUBECTL=$kubectl HELM=$helm KUBE_CONTEXT=$context CHAOSLAB_NAMESPACE=$namespace IMAGE_TAG=$tag \
+  COREDNS_IMAGE=$coredns_image WAIT_TIMEOUT=$wait_timeout "$root/charts/lab-install.sh"
 
 # --- 7. URLs ----------------------------------------------------------------------------
 enabled() { k -n "$namespace" get service "$1" -o name >/dev/null 2>&1; }

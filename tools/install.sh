@@ -147,4 +147,51 @@ system_package() { # command package
 if want dig; then system_package dig dnsutils; fi
 if want chromium; then system_package chromium chromium; fi
 
+# --- the node lab: kubelet & co., the pause image's binary, Debian's runtime -------------
+# Only `tools/install.sh node` (make node-tools: the node lab and its tests) builds these;
+# `make demo` and the local lab never need them.
+if [[ "$only" == *" node "* ]]; then
+  node_bins=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+  if fresh node "$K8S_VERSION" "${node_bins[@]}"; then
+    step "kubelet, kube-proxy, kube-scheduler, kube-controller-manager $K8S_VERSION: cached"
+  else
+    step "kubelet, kube-proxy, kube-scheduler, kube-controller-manager $K8S_VERSION: building (first time: ~6 min on 2 cores)"
+    minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+    ldflags="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    done
+    (cd "$root/tools/k8s" && go build -trimpath -ldflags="$ldflags" -o "$bin/" \
+        "${node_bins[@]/#/k8s.io/kubernetes/cmd/}") \
+      || fail "building the node's Kubernetes binaries failed (see the go output above)"
+    stamp node "$K8S_VERSION"
+  fi
+  # The pause container's program ships as C source in the Kubernetes module; a static
+  # build is the whole image (charts/node-images.sh packs it).
+  if fresh pause "$K8S_VERSION" pause; then
+    step "pause $K8S_VERSION: cached"
+  else
+    step "pause $K8S_VERSION: compiling build/pause/linux/pause.c"
+    command -v gcc >/dev/null || fail "gcc is missing: run: apt-get install gcc libc6-dev"
+    src=$(cd "$root/tools/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+    [[ -f $src ]] || (cd "$root/tools/k8s" && go mod download k8s.io/kubernetes)
+    gcc -Os -static -DVERSION="$K8S_VERSION" -o "$bin/pause" "$src" \
+      || fail "compiling pause.c failed (needs the static C library: apt-get install libc6-dev)"
+    strip "$bin/pause" || true
+    stamp pause "$K8S_VERSION"
+  fi
+  # containerd + runc run the pods; the CNI plugins wire them; buildah, mmdebstrap and umoci
+  # make the images without a registry; iptables for kube-proxy and the host-safety rule.
+  system_package containerd containerd
+  system_package runc runc
+  system_package /usr/lib/cni/bridge containernetworking-plugins
+  system_package buildah buildah
+  system_package mmdebstrap mmdebstrap
+  system_package umoci umoci
+  system_package iptables iptables
+  system_package conntrack conntrack
+  system_package openssl openssl
+  system_package setcap libcap2-bin
+fi
+
 step "all tools ready in $bin"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # Order is the order of `chaoslab --help`.
 _COMMAND_MODULES = (
     "chaoslab.local.command",  # up, down, status, demo (the local lab)
+    "chaoslab.node.command",  # node up|down|status (one real Kubernetes node)
     "chaoslab_dns.command",  # corefile
     "chaoslab_operator.command",  # operator, abort
     "chaoslab_report.command",  # report

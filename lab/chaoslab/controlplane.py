@@ -46,6 +46,12 @@ class ControlPlane:
     procs: list[Proc] = field(default_factory=list)
     started_seconds: float = 0.0
     unprivileged_token: str = ""
+    # The node lab binds the API server where its pods reach it and adds what a kubelet
+    # needs (flag -> value, replacing the flag of the same name); the local lab keeps both
+    # at their defaults.
+    bind_address: str = "127.0.0.1"
+    apiserver_overrides: dict[str, str] = field(default_factory=dict)
+    authority: pki.Authority | None = None  # the node lab's CA also signs its kubelet's certs
 
     @property
     def kubeconfig(self) -> Path:
@@ -53,7 +59,7 @@ class ControlPlane:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://{self.bind_address}:{self.apiserver_port}"
 
     @property
     def pki_dir(self) -> Path:
@@ -69,8 +75,8 @@ class ControlPlane:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki_dir.mkdir(exist_ok=True)
         etcd, apiserver = tool("etcd"), tool("kube-apiserver")
-        ca = pki.Authority(self.pki_dir)
-        serving = ca.issue("apiserver", "kube-apiserver", server=True)
+        ca = self.authority = self.authority or pki.Authority(self.pki_dir)
+        serving = ca.issue("apiserver", "kube-apiserver", server=True, ips=(self.bind_address,))
         admin = ca.issue("admin", ADMIN_USER, org="system:masters")
         sa = pki.service_account_keypair(self.pki_dir)
         self.unprivileged_token = base64.b32encode(os.urandom(20)).decode().lower()
@@ -99,10 +105,10 @@ class ControlPlane:
             self.logs / "etcd.log",
             into=self.procs,
         )
-        self.apiserver_port = free_port()
+        self.apiserver_port = free_port(self.bind_address)
         spawn(
             "kube-apiserver",
-            [
+            _with_overrides(self.apiserver_overrides, [
                 apiserver,
                 f"--etcd-servers={etcd_url}",
                 "--bind-address=127.0.0.1",
@@ -123,7 +129,7 @@ class ControlPlane:
                 "--enable-priority-and-fairness=false",
                 "--endpoint-reconciler-type=none",
                 "--v=1",
-            ],
+            ]),
             self.logs / "kube-apiserver.log",
             into=self.procs,
         )
@@ -223,6 +229,17 @@ class ControlPlane:
             "pids": self.pids(),
             "workdir": str(self.workdir),
         }
+
+
+def _with_overrides(overrides: dict[str, str], argv: list[str | Path]) -> list[str | Path]:
+    """`argv` with each `--flag=value` named in `overrides` replaced, the rest appended."""
+    out: list[str | Path] = []
+    for arg in argv:
+        flag = str(arg).split("=", 1)[0]
+        out.append(f"{flag}={overrides[flag]}" if flag in overrides else arg)
+    present = {str(a).split("=", 1)[0] for a in argv}
+    out += [f"{flag}={value}" for flag, value in overrides.items() if flag not in present]
+    return out
 
 
 def start(workdir: Path | None = None, keep: bool = False, timeout: float = 90.0) -> ControlPlane:

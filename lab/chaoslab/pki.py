@@ -78,6 +78,8 @@ class Authority:
         *,
         org: str | None = None,
         server: bool = False,
+        ips: tuple[str, ...] = (),
+        dns_names: tuple[str, ...] = (),
     ) -> CertFiles:
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
@@ -101,6 +103,8 @@ class Authority:
                         x509.DNSName("kubernetes.default.svc"),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                         x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
+                        *(x509.DNSName(n) for n in dns_names),
+                        *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips),
                     ]
                 ),
                 critical=False,

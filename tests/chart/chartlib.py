@@ -25,7 +25,7 @@ CHARTS = REPO / "charts"
 CHART = CHARTS / "chaoslab"
 MINIMAL = CHART / "values-minimal.yaml"
 COREFILES = CHART / "files" / "coredns"
-KIND_COREDNS = Path(__file__).with_name("kind_coredns.yaml")
+KIND_COREDNS = REPO / "lab" / "chaoslab" / "node" / "kube-dns.yaml"
 NAMESPACE = "chaoslab"
 RELEASE = "chaoslab"
 # The Kubernetes release the lab pins (tools/install.sh); helm built from source does not

@@ -20,7 +20,7 @@ from chaoslab.toolpaths import tool
 
 SCRIPT = CHARTS / "coredns-patch.sh"
 LAB_IMAGE = "chaoslab/coredns:dev"
-KIND_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"  # tests/chart/kind_coredns.yaml
+KIND_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"  # lab/chaoslab/node/kube-dns.yaml
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from chartlib import CHART, REPO, find, one, pod_spec, render
+from chartlib import CHART, KIND_COREDNS, REPO, find, one, pod_spec, render
 
 PYTHON_DOCKERFILE = REPO / "Dockerfile"
 COREDNS_DOCKERFILE = REPO / "dns" / "coredns" / "Dockerfile"
@@ -147,7 +147,7 @@ def test_coredns_image_builds_like_install_sh() -> None:
     assert stages[-1].base.startswith("gcr.io/distroless/static-debian12:")
     assert '["/coredns"]' in COREDNS_DOCKERFILE.read_text()
     # The image's binary name and the -conf flag kind's Deployment passes.
-    kind = (Path(__file__).with_name("kind_coredns.yaml")).read_text()
+    kind = KIND_COREDNS.read_text()
     assert '"-conf", "/etc/coredns/Corefile"' in kind
 
 

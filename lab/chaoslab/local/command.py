@@ -126,6 +126,11 @@ Try:  kubectl apply -f scenarios/us-east-1-dynamodb-dns.yaml
 
 
 def run_down(args: argparse.Namespace) -> int:
+    state_file = args.lab_dir / "state.json"
+    if state_file.exists() and LabState.load(state_file).lab == "node":
+        from chaoslab.node.command import run_down as node_down
+
+        return node_down(args)
     if runtime.down(args.lab_dir):
         print(f"the local lab is stopped (logs kept in {args.lab_dir / 'logs'})")
     else:

@@ -1,7 +1,8 @@
 """`.lab/state.json`: how users, scripts and `chaoslab down` find a running local lab.
 
-The keys `kubeconfig`, `dns`, `prometheus`, `locust` and `services` are a contract (see
-DESIGN.md); the rest is the runtime's own bookkeeping.
+The keys `lab`, `kubeconfig`, `dns`, `prometheus`, `locust` and `services` are a contract
+(see DESIGN.md); the rest is the runtime's own bookkeeping. The node lab (chaoslab.node)
+writes the same file with `"lab": "node"`, its cluster DNS and its NodePorts.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class LabState:
     workdir: str = ""
     profile: str = ""
     started_at: str = ""
+    lab: str = "local"  # "local" or "node" (chaoslab.node): which `down` stops it
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

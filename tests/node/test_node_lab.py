@@ -1,0 +1,231 @@
+"""The kind path on a real node: images, RBAC, the ConfigMap projection, the bootstrap Job,
+Prometheus's discovery and the uninstall hook, all for real (issue 12's tests).
+
+The tests share one node (conftest.py) and run in file order: the last two uninstall the
+lab and take the node down, and check the host is as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+import urllib.parse
+import urllib.request
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+from conftest import RunningNode, host_footprint, wait_for
+
+from chaoslab.node import layout
+from chaoslab.node.cluster import UNINSTALL_SCRIPT, down
+from chaoslab.toolpaths import REPO_ROOT, tool
+
+TARGET = "dynamodb.us-east-1.aws.internal"
+LAB_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text()
+KIND_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-default").read_text()
+OPERATOR_SA = "system:serviceaccount:chaoslab:chaoslab-operator"
+# A query from inside a pod to the cluster DNS, printed as JSON (the lab image has dnspython).
+POD_QUERY = textwrap.dedent(f"""
+    import json, dns.message, dns.query, dns.rcode
+    r = dns.query.udp(dns.message.make_query("{TARGET}", "A"), "{layout.CLUSTER_DNS}", timeout=3)
+    print(json.dumps({{"rcode": dns.rcode.to_text(r.rcode()),
+                      "answers": sum(len(a) for a in r.answer)}}))
+""")
+
+
+def scenario(name: str, duration: str, mode: str = "nodata") -> str:
+    return textwrap.dedent(f"""
+        apiVersion: chaoslab.io/v1alpha1
+        kind: OutageScenario
+        metadata: {{name: {name}, namespace: default}}
+        spec:
+          duration: {duration}
+          faults:
+            - {{target: {TARGET}, mode: {mode}}}
+    """)
+
+
+def prom(node: RunningNode, query: str) -> list[dict]:
+    url = f"{node.state.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)["data"]["result"]
+
+
+def from_a_pod(node: RunningNode) -> dict:
+    """The cluster DNS's answer for TARGET, as a service pod sees it."""
+    out = node.kubectl("-n", "chaoslab", "exec", "deploy/lambda-us-east-1", "--", "python", "-c",
+                       POD_QUERY, timeout=30)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def faulted(node: RunningNode) -> bool:
+    answer = from_a_pod(node)
+    return answer["rcode"] == "NOERROR" and answer["answers"] == 0
+
+
+def healthy(node: RunningNode) -> bool:
+    answer = from_a_pod(node)
+    return answer["rcode"] == "NOERROR" and answer["answers"] > 0
+
+
+def phase(node: RunningNode, name: str) -> str:
+    out = node.kubectl("-n", "default", "get", "outagescenario", name, "-o",
+                       "jsonpath={.status.phase}", check=False)
+    return out.stdout.strip()
+
+
+# -- the lab came up as on kind ---------------------------------------------------------------
+def test_every_pod_is_ready_and_the_bootstrap_job_completed(node: RunningNode) -> None:
+    pods = node.json("get", "pods", "-A")["items"]
+    names = {p["metadata"]["name"].rsplit("-", 2)[0] for p in pods}
+    assert {"coredns", "chaoslab-operator", "prometheus", "dynamodb-us-east-1"} <= names, names
+    for pod in pods:
+        if pod["status"]["phase"] == "Succeeded":
+            continue
+        ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Ready"]
+        assert ready == "True", pod["metadata"]["name"]
+    jobs = node.json("-n", "chaoslab", "get", "jobs", "-l",
+                     "app.kubernetes.io/component=bootstrap")["items"]
+    assert jobs and all(j["status"].get("succeeded") == 1 for j in jobs)
+    # The CoreDNS patch ran: the lab's build with the lab Corefile, no fault yet.
+    assert node.corefile() == LAB_COREFILE
+    deploy = node.json("-n", "kube-system", "get", "deployment", "coredns")
+    image = deploy["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "docker.io/chaoslab/coredns:dev"
+
+
+def test_state_json_points_at_the_node(node: RunningNode) -> None:
+    state = json.loads(node.paths.state_file.read_text())
+    assert state["lab"] == "node" and state["kubeconfig"] == str(node.paths.kubeconfig)
+    assert state["dns"] == f"{layout.CLUSTER_DNS}:53"
+    host, port = state["dns"].split(":")
+    reply = dns.query.udp(dns.message.make_query(TARGET, "A"), host, port=int(port), timeout=3)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer, reply
+    assert state["services"]["dynamodb.us-east-1"].endswith(":50051")
+    assert all(pid > 0 for pid in state["pids"].values())
+
+
+def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
+    def targets() -> list[dict]:
+        with urllib.request.urlopen(f"{node.state.prometheus}/api/v1/targets", timeout=5) as r:
+            active = json.load(r)["data"]["activeTargets"]
+        return active if active and all(t["health"] == "up" for t in active) else []
+
+    active = wait_for("every Prometheus target up", targets, 90, interval=2)
+    jobs = {t["labels"]["job"] for t in active}
+    assert {"chaoslab-services", "coredns", "chaoslab-operator", "chaoslab-loadtest"} <= jobs, jobs
+    # values-minimal: one region, six service processes (iam answers sts too).
+    services = [t for t in active if t["labels"]["job"] == "chaoslab-services"]
+    assert len(services) == 6, [t["labels"] for t in services]
+
+
+def test_locust_customers_calls_succeed(node: RunningNode) -> None:
+    ok = 'sum(chaoslab_loadtest_requests_total{result="ok"})'
+    wait_for("Locust customers' successful calls in Prometheus",
+             lambda: (r := prom(node, ok)) and float(r[0]["value"][1]) > 0, 120, interval=3)
+
+
+def test_the_operator_may_patch_only_the_coredns_configmap(node: RunningNode) -> None:
+    def can(*args: str) -> str:
+        out = node.kubectl("auth", "can-i", f"--as={OPERATOR_SA}", *args, check=False)
+        return out.stdout.strip()
+
+    assert can("patch", "configmap/coredns", "-n", "kube-system") == "yes"
+    assert can("patch", "configmap/coredns-original", "-n", "kube-system") == "no"
+    assert can("patch", "configmap/prometheus-config", "-n", "chaoslab") == "no"
+    assert can("get", "pods", "-n", "kube-system") == "no"
+    assert can("delete", "deployment/coredns", "-n", "kube-system") == "no"
+
+
+# -- a game day on the node ---------------------------------------------------------------------
+def test_a_scenario_faults_dns_inside_a_pod_and_delete_restores_it(node: RunningNode) -> None:
+    assert healthy(node)
+    node.kubectl("apply", "-f", "-", input=scenario("node-nodata", "5m"))
+    t0 = time.monotonic()
+    wait_for("the fault seen from inside a service pod", lambda: faulted(node), 60, interval=1)
+    print(f"apply -> fault seen from a pod: {time.monotonic() - t0:.1f}s")
+    assert phase(node, "node-nodata") == "Active"
+    assert "chaoslab" in node.corefile() and node.corefile() != LAB_COREFILE
+    # The cascade, measured by the lab's own Prometheus: IAM's and Lambda's calls to the
+    # unresolvable DynamoDB fail as DNS errors, and CoreDNS counts the injections.
+    wait_for("DNS errors on calls to dynamodb.us-east-1 in Prometheus", lambda: prom(
+        node, 'sum(increase(chaoslab_service_dependency_calls_total{dependency='
+              '"dynamodb.us-east-1",outcome="dns_error"}[1m])) > 0'), 60, interval=3)
+    wait_for("CoreDNS's injected-fault counter", lambda: prom(
+        node, "sum(coredns_chaoslab_faults_injected_total) > 0"), 60, interval=3)
+
+    node.kubectl("-n", "default", "delete", "outagescenario", "node-nodata")
+    t0 = time.monotonic()
+    wait_for("DNS restored inside the pod", lambda: healthy(node), 60, interval=1)
+    print(f"delete -> restored in a pod: {time.monotonic() - t0:.1f}s")
+    assert node.corefile() == LAB_COREFILE  # byte for byte the pristine lab Corefile
+
+
+def test_a_replaced_operator_pod_reverts_the_fault_on_schedule(node: RunningNode) -> None:
+    node.kubectl("apply", "-f", "-", input=scenario("node-restart", "40s"))
+    wait_for("the fault live", lambda: faulted(node), 60, interval=1)
+    injected = node.json("-n", "default", "get", "outagescenario", "node-restart")
+    pods = node.kubectl("-n", "chaoslab", "get", "pods", "-l",
+                        "app.kubernetes.io/component=operator", "-o", "name").stdout.split()
+    assert len(pods) == 1
+    node.kubectl("-n", "chaoslab", "delete", pods[0], "--wait=false")
+    # The Deployment replaces the pod; the new operator finds the scenario and reverts it
+    # at its end, which the kubelet then brings to CoreDNS.
+    wait_for("the scenario Completed", lambda: phase(node, "node-restart") == "Completed",
+             120, interval=2)
+    wait_for("DNS restored", lambda: healthy(node), 60, interval=1)
+    status = node.json("-n", "default", "get", "outagescenario", "node-restart")["status"]
+    assert status["injectedAt"] == injected["status"]["injectedAt"]
+    new = node.kubectl("-n", "chaoslab", "get", "pods", "-l",
+                       "app.kubernetes.io/component=operator", "-o", "name").stdout.split()
+    assert new and new != pods
+    assert node.corefile() == LAB_COREFILE
+    node.kubectl("-n", "default", "delete", "outagescenario", "node-restart")
+
+
+# -- taking it down ------------------------------------------------------------------------------
+def test_helm_uninstall_with_a_scenario_active_leaves_dns_pristine(node: RunningNode) -> None:
+    node.kubectl("apply", "-f", "-", input=scenario("node-uninstall", "10m"))
+    wait_for("the fault live", lambda: faulted(node), 60, interval=1)
+    # helm alone, hooks on: the pre-delete hook runs `chaoslab abort --all`.
+    helm = subprocess.run([str(tool("helm")), "uninstall", "chaoslab", "-n", "chaoslab",
+                           "--wait", "--timeout", "120s"], capture_output=True, text=True,
+                          env={"KUBECONFIG": str(node.paths.kubeconfig), "HOME": "/tmp"},
+                          timeout=180)
+    assert helm.returncode == 0, helm.stderr
+    assert node.corefile() == LAB_COREFILE
+    reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS, timeout=3)
+    # No fault is left; the Service behind the name is gone with the chart.
+    assert reply.rcode() != dns.rcode.NOERROR or reply.answer
+    # The rest of the kind path's teardown: the cluster's own Corefile and image come back.
+    out = subprocess.run([str(UNINSTALL_SCRIPT)], capture_output=True, text=True, timeout=300,
+                         env={"KUBECONFIG": str(node.paths.kubeconfig), "HOME": "/tmp",
+                              "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert node.corefile() == KIND_COREFILE
+    deploy = node.json("-n", "kube-system", "get", "deployment", "coredns")
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == \
+        layout.STOCK_COREDNS_IMAGE
+
+
+def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
+    pids = dict(node.state.pids)
+    assert down(node.paths.lab_dir) == []
+    for name, pid in pids.items():
+        assert not _alive(pid), f"{name} (pid {pid}) still running"
+    after = host_footprint()
+    for key, value in node.before.items():
+        assert after[key] == value, f"{key} differs after down"
+    assert not node.paths.run_dir.exists()
+    assert not node.paths.state_file.exists()
+    assert down(node.paths.lab_dir) == []  # a second down is harmless
+
+
+def _alive(pid: int) -> bool:
+    from chaoslab.procs import pid_alive
+
+    return pid_alive(pid)
