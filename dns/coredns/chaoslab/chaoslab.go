@@ -5,6 +5,10 @@
 // redirect), swallow the query (timeout), or let them answer and change how the answer
 // arrives (delay, truncate). Rules come only from the Corefile; the first matching rule
 // whose probability roll succeeds applies, otherwise the query passes through untouched.
+//
+// Every rule the chaoslab compiler writes carries its own absolute end (`until`): once it
+// has passed (plus SkewMargin) the rule no longer applies, whether or not anything rewrites
+// the Corefile. That is the dead-man's switch for an operator that died mid-scenario.
 package chaoslab
 
 import (
@@ -28,19 +32,36 @@ type Chaoslab struct {
 	Rules []Rule
 	// roll returns a number in [0, 1); replaced in tests to make probabilities exact.
 	roll func() float64
+	// now is the clock rule ends are compared with; replaced in tests.
+	now func() time.Time
 }
 
 // New returns a handler for rules, evaluated in order.
-func New(rules []Rule) *Chaoslab { return &Chaoslab{Rules: rules, roll: rand.Float64} }
+func New(rules []Rule) *Chaoslab {
+	return &Chaoslab{Rules: rules, roll: rand.Float64, now: time.Now}
+}
 
 // Name implements plugin.Handler.
 func (c *Chaoslab) Name() string { return pluginName }
 
-// pick returns the first rule that matches qname and wins its probability roll.
+// pick returns the first rule that matches qname, has not ended, and wins its probability
+// roll. The clock is read only once a rule matches, so untargeted names pay nothing for it.
 func (c *Chaoslab) pick(qname string) *Rule {
+	var now time.Time
 	for i := range c.Rules {
 		r := &c.Rules[i]
-		if r.Matches(qname) && (r.Probability >= 1 || c.roll() < r.Probability) {
+		if !r.Matches(qname) {
+			continue
+		}
+		if r.stop != 0 {
+			if now.IsZero() {
+				now = c.now()
+			}
+			if !r.Live(now) {
+				continue
+			}
+		}
+		if r.Probability >= 1 || c.roll() < r.Probability {
 			return r
 		}
 	}

@@ -46,7 +46,7 @@ func parse(c *caddy.Controller) ([]Rule, error) {
 
 // parseFault parses the arguments of one line:
 //
-//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [scenario NS/NAME]
+//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [until RFC3339] [scenario NS/NAME]
 func parseFault(args []string) (Rule, error) {
 	if len(args) < 2 {
 		return Rule{}, fmt.Errorf("want \"fault <target> <mode> [option value]...\", got %q", strings.Join(args, " "))
@@ -93,13 +93,19 @@ func parseFault(args []string) (Rule, error) {
 				return Rule{}, fmt.Errorf("invalid redirect %q: want an IPv4 address", val)
 			}
 			r.Redirect = ip.To4()
+		case "until":
+			t, err := parseUntil(val)
+			if err != nil {
+				return Rule{}, err
+			}
+			r.setUntil(t)
 		case "scenario":
 			if !scenarioRE.MatchString(val) {
 				return Rule{}, fmt.Errorf("invalid scenario %q: want namespace/name", val)
 			}
 			r.Scenario = val
 		default:
-			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect or scenario)", key)
+			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect, until or scenario)", key)
 		}
 	}
 	if (r.Mode == ModeDelay) != seen["delay"] {
@@ -124,4 +130,23 @@ func parseTarget(t string) (string, bool, error) {
 		}
 	}
 	return name + ".", wildcard, nil
+}
+
+// Bounds of an `until` time: outside them it is a typo, and Unix nanoseconds stay exact.
+var (
+	untilMin = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	untilMax = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// parseUntil reads an absolute RFC 3339 time in UTC ("2026-12-01T19:00:00Z", fractional
+// seconds allowed). A zone is required and must be Z, so the text reads the same everywhere.
+func parseUntil(val string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, val)
+	if err != nil || !strings.HasSuffix(val, "Z") {
+		return time.Time{}, fmt.Errorf("invalid until %q: want an RFC 3339 time in UTC, e.g. 2026-12-01T19:00:00Z", val)
+	}
+	if t.Before(untilMin) || !t.Before(untilMax) {
+		return time.Time{}, fmt.Errorf("invalid until %q: want a time between 2000 and 2200", val)
+	}
+	return t, nil
 }

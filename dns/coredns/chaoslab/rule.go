@@ -43,6 +43,33 @@ type Rule struct {
 	Delay       time.Duration // ModeDelay only
 	Redirect    net.IP        // ModeRedirect only, IPv4
 	Scenario    string        // "namespace/name" for metrics; may be empty
+	// Until is the rule's absolute end as written (`until`); zero means no end. The rule
+	// applies while the clock reads before Until + SkewMargin.
+	Until time.Time
+	stop  int64 // Until + SkewMargin in Unix nanoseconds; 0: no end
+}
+
+// SkewMargin is how long past its written end a rule still applies. It absorbs a CoreDNS
+// clock up to this much ahead of the operator's, so the data plane never cuts a fault
+// shorter than the scenario the operator runs; with the operator gone, a fault outlives its
+// scenario by at most this margin plus however far CoreDNS's clock is behind.
+const SkewMargin = time.Second
+
+// setUntil records the rule's end and precomputes the instant it stops applying.
+func (r *Rule) setUntil(t time.Time) {
+	r.Until = t
+	r.stop = t.Add(SkewMargin).UnixNano()
+}
+
+// Live reports whether the rule still applies at now (always, for a rule without an end).
+func (r *Rule) Live(now time.Time) bool { return r.stop == 0 || now.UnixNano() < r.stop }
+
+// Target is the rule's target as written in a Corefile ("*.suffix." for a wildcard).
+func (r *Rule) Target() string {
+	if r.Wildcard {
+		return "*." + r.Name
+	}
+	return r.Name
 }
 
 // Matches reports whether the rule targets qname (any case, fully qualified).
