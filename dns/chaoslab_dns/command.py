@@ -3,12 +3,17 @@
 The only module of chaoslab_dns that does I/O. Exit codes: 0 printed, 2 invalid input
 (bad scenario, unreadable file, base without markers); messages go to stderr as
 ``FILE: field: reason`` so a CI log points at the line to fix.
+
+Every rule carries its absolute end, as the operator would write it: the scenarios are taken
+as applied at ``--at`` (default: now), so each ends at ``at + startAfter + duration``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +60,12 @@ def run_corefile(args: argparse.Namespace) -> int:
             base = Path(args.base).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise _InputError(f"{args.base}: cannot read: {exc}") from None
-        scenarios = [s for path in args.scenario or [] for s in _load_scenarios(path)]
+        at = time.time() if args.at is None else args.at
+        scenarios = [
+            s.injected(at + s.start_after)
+            for path in args.scenario or []
+            for s in _load_scenarios(path)
+        ]
         try:
             text = compile_corefile(base, scenarios)
         except CorefileError as exc:
@@ -82,4 +92,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="OutageScenario YAML (several documents allowed); repeat for more files",
     )
+    parser.add_argument(
+        "--at",
+        type=_time,
+        metavar="TIME",
+        help="take the scenarios as applied at this RFC 3339 time (default: now); each rule "
+        "ends at TIME + startAfter + duration",
+    )
     parser.set_defaults(func=run_corefile)
+
+
+def _time(text: str) -> float:
+    """An RFC 3339 time with a zone ("2026-12-01T18:00:00Z") -> epoch seconds."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: want RFC 3339 with a zone, e.g. 2026-12-01T18:00:00Z"
+        )
+    return parsed.timestamp()

@@ -12,14 +12,21 @@ fixed precedence order, so the same set of scenarios always yields the same text
 
 The plugin evaluates rules in that order and applies the first one whose probability roll
 fires. With no scenario every section is empty and the output equals the base.
+
+Every rule carries its scenario's absolute end (``until 2026-12-01T19:00:00Z``, UTC, with
+milliseconds when they are not zero), so CoreDNS stops applying it by itself once it has
+passed, even if no operator is left to rewrite the Corefile. A scenario without an end
+(``Scenario.until``) is refused rather than compiled into a fault that could last forever.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .durations import format_duration
 from .model import Fault, Mode, Scenario
@@ -31,6 +38,7 @@ __all__ = [
     "check_corefile",
     "compile_corefile",
     "fault_line",
+    "format_until",
     "strip_faults",
 ]
 
@@ -49,7 +57,11 @@ _TARGET = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
 _SCENARIO_KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
 _PROBABILITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:e-[0-9]+)?")
 _DURATION = re.compile(r"(?:[0-9]+(?:h|m|s|ms|us|ns))+")
-_SAFE_LINE = re.compile(r"chaoslab \{|\}|fault(?: [a-z0-9*./:-]+)+")
+_UNTIL = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z"
+_SAFE_LINE = re.compile(rf"chaoslab \{{|\}}|fault(?: [a-z0-9*./:-]+| until {_UNTIL})+")
+# The years the plugin accepts in `until` (dns/coredns/chaoslab/parse.go).
+_UNTIL_MIN = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+_UNTIL_MAX = datetime(2200, 1, 1, tzinfo=UTC).timestamp()
 
 
 class CorefileError(ValueError):
@@ -110,7 +122,21 @@ def _probability_token(p: float) -> str:
     return text
 
 
-def fault_line(fault: Fault, scenario_key: str) -> str:
+def format_until(ts: float) -> str:
+    """Epoch seconds -> the ``until`` token: RFC 3339 UTC, milliseconds only when not zero.
+
+    Rounded to the millisecond like the status's ``endAt``, so the rule shows the same end.
+    """
+    if not isinstance(ts, int | float) or not math.isfinite(ts):
+        raise CorefileError(f"end {ts!r} is not a time")
+    ms = round(ts * 1000)
+    if not _UNTIL_MIN * 1000 <= ms < _UNTIL_MAX * 1000:
+        raise CorefileError(f"end {ts!r} is outside the years 2000 to 2199")
+    moment = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{moment}.{ms % 1000:03d}Z" if ms % 1000 else f"{moment}Z"
+
+
+def fault_line(fault: Fault, scenario_key: str, until: float) -> str:
     """The plugin's ``fault`` line for one fault (see dns/coredns/chaoslab/README.md)."""
     if not _TARGET.fullmatch(fault.target) or len(fault.target) > 253:
         raise CorefileError(f"target {fault.target!r} is not a valid DNS name")
@@ -141,8 +167,17 @@ def fault_line(fault: Fault, scenario_key: str) -> str:
         parts += ["redirect", address]
     elif fault.redirect_to is not None:
         raise CorefileError(f"redirect address given for mode {mode.value}")
-    parts += ["scenario", scenario_key]
+    parts += ["until", format_until(until), "scenario", scenario_key]
     return " ".join(parts)
+
+
+def _until(scenario: Scenario) -> float:
+    if scenario.until is None:
+        raise CorefileError(
+            f"scenario {scenario.key} has no end: every rule must carry one "
+            "(set Scenario.until, e.g. with scenario.injected(at))"
+        )
+    return scenario.until
 
 
 def _fault_lines(scenarios: Iterable[Scenario]) -> list[str]:
@@ -152,8 +187,9 @@ def _fault_lines(scenarios: Iterable[Scenario]) -> list[str]:
         if scenario.key in seen:
             raise CorefileError(f"scenario {scenario.key} given twice")
         seen.add(scenario.key)
+        _until(scenario)
         items.extend((scenario, i, f) for i, f in enumerate(scenario.faults))
-    return [fault_line(f, s.key) for s, _, f in sorted(items, key=_precedence)]
+    return [fault_line(f, s.key, _until(s)) for s, _, f in sorted(items, key=_precedence)]
 
 
 def compile_corefile(base: str, scenarios: Iterable[Scenario]) -> str:

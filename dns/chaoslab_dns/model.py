@@ -7,10 +7,11 @@ than by hand when the input comes from a user.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Fault", "Mode", "Scenario", "StopCondition"]
+__all__ = ["Fault", "Mode", "OnError", "Scenario", "StopCondition"]
 
 
 class Mode(StrEnum):
@@ -46,6 +47,13 @@ class Fault:
         return self.target[2:] if self.wildcard else self.target
 
 
+class OnError(StrEnum):
+    """What a stop condition that cannot be evaluated does to an active scenario."""
+
+    ABORT = "abort"  # fail closed: abort once it has been unevaluable for the grace period
+    CONTINUE = "continue"  # keep the faults in; the StopConditionsChecked condition says why
+
+
 @dataclass(frozen=True)
 class StopCondition:
     """A guardrail: abort the scenario when ``query`` stays above ``above`` for ``for_seconds``."""
@@ -65,8 +73,17 @@ class Scenario:
     start_after: float  # seconds after the operator accepts it (status.acceptedAt)
     duration: float  # seconds the faults stay injected
     stop_conditions: tuple[StopCondition, ...] = ()
+    on_error: OnError = OnError.ABORT  # spec.onError: unevaluable stop conditions
+    # Epoch seconds when the faults end (status.endAt). Not part of the spec: the operator
+    # sets it at injection (``injected``), and the compiler writes it into every rule so the
+    # plugin drops the rule by itself once it has passed.
+    until: float | None = None
 
     @property
     def key(self) -> str:
         """``namespace/name``, as written after ``scenario`` in the Corefile."""
         return f"{self.namespace}/{self.name}"
+
+    def injected(self, at: float) -> Scenario:
+        """This scenario as injected at ``at`` (epoch seconds): it ends at ``at + duration``."""
+        return dataclasses.replace(self, until=at + self.duration)

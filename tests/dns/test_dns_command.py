@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_dns.command import register
+from chaoslab_operator.timeutil import parse_time
 
 BASE = local_corefile(5353, 9153, {"dynamodb.us-east-1.aws.internal": "127.0.0.1"})
 SCENARIO = """\
@@ -66,12 +69,42 @@ def test_scenarios_from_several_files_and_documents(
 ) -> None:
     code, out, err = run(
         "corefile", "--base", str(files["base"]), "--scenario", str(files["one"]),
-        "--scenario", str(files["two"]), capsys=capsys,
+        "--scenario", str(files["two"]), "--at", "2026-12-01T18:00:00Z", capsys=capsys,
     )  # fmt: skip
     assert (code, err) == (0, "")
-    assert "fault dynamodb.us-east-1.aws.internal nodata scenario default/ddb\n" in out
-    assert "fault dynamodb.us-east-1.aws.internal nodata scenario default/ddb2\n" in out
-    assert "fault iam.aws.internal servfail probability 0.5 scenario gameday/iam\n" in out
+    two_min = "until 2026-12-01T18:02:00Z"
+    assert f"fault dynamodb.us-east-1.aws.internal nodata {two_min} scenario default/ddb\n" in out
+    assert f"fault dynamodb.us-east-1.aws.internal nodata {two_min} scenario default/ddb2\n" in out
+    assert (
+        "fault iam.aws.internal servfail probability 0.5 until 2026-12-01T18:01:00Z "
+        "scenario gameday/iam\n"
+    ) in out
+
+
+def test_ends_count_from_now_and_start_after(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --at the ends are now + startAfter + duration: what applying it now would do."""
+    files["one"].write_text(SCENARIO.replace("duration: 2m", "duration: 2m\n  startAfter: 1h"))
+    before = time.time()
+    code, out, _ = run("corefile", "--base", str(files["base"]), "--scenario",
+                       str(files["one"]), capsys=capsys)
+    after = time.time()
+    assert code == 0
+    ends = {parse_time(m) for m in re.findall(r" until (\S+) scenario", out)}
+    assert len(ends) == 1
+    (end,) = ends
+    assert end is not None and before + 3720 - 0.001 <= end <= after + 3720 + 0.001
+
+
+def test_bad_at_is_a_usage_error(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad in ("tomorrow", "2026-12-01T18:00:00"):  # no zone: ambiguous, refused
+        with pytest.raises(SystemExit) as exit_info:
+            run("corefile", "--base", str(files["base"]), "--at", bad, capsys=capsys)
+        assert exit_info.value.code == 2
+        assert "want RFC 3339 with a zone" in capsys.readouterr().err
 
 
 def test_invalid_scenario_exit_2(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from chaoslab_dns.corefile import (
     check_corefile,
     compile_corefile,
     fault_line,
+    format_until,
     strip_faults,
 )
 from chaoslab_dns.model import Fault, Mode, Scenario
@@ -33,8 +35,12 @@ BASE = f"""\
 """
 
 
+END = 1_796_151_600.0  # 2026-12-01T19:00:00Z
+UNTIL = "until 2026-12-01T19:00:00Z"
+
+
 def scenario(name: str, *faults: Fault, namespace: str = "default") -> Scenario:
-    return Scenario(namespace, name, tuple(faults), start_after=0.0, duration=60.0)
+    return Scenario(namespace, name, tuple(faults), start_after=0.0, duration=60.0, until=END)
 
 
 DDB = scenario("ddb", Fault("dynamodb.us-east-1.aws.internal", Mode.NODATA))
@@ -57,7 +63,7 @@ def test_fills_every_section_with_one_block() -> None:
     block = (
         f"    {BEGIN_MARKER}\n"
         "    chaoslab {\n"
-        "        fault dynamodb.us-east-1.aws.internal nodata scenario default/ddb\n"
+        f"        fault dynamodb.us-east-1.aws.internal nodata {UNTIL} scenario default/ddb\n"
         "    }\n"
         f"    {END_MARKER}\n"
     )
@@ -82,12 +88,49 @@ def test_precedence() -> None:
     out = compile_corefile(BASE, [WIDE, DDB, OTHER])
     lines = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fault ")]
     assert lines == [
-        "fault dynamodb.us-east-1.aws.internal timeout scenario aaa/ddb",
-        "fault dynamodb.us-east-1.aws.internal nodata scenario default/ddb",
-        "fault iam.aws.internal redirect redirect 192.0.2.10 scenario default/wide",
-        "fault *.us-east-1.aws.internal delay delay 800ms scenario default/wide",
-        "fault *.aws.internal servfail probability 0.25 scenario default/wide",
+        f"fault dynamodb.us-east-1.aws.internal timeout {UNTIL} scenario aaa/ddb",
+        f"fault dynamodb.us-east-1.aws.internal nodata {UNTIL} scenario default/ddb",
+        f"fault iam.aws.internal redirect redirect 192.0.2.10 {UNTIL} scenario default/wide",
+        f"fault *.us-east-1.aws.internal delay delay 800ms {UNTIL} scenario default/wide",
+        f"fault *.aws.internal servfail probability 0.25 {UNTIL} scenario default/wide",
     ]
+
+
+def test_every_rule_carries_its_own_scenarios_end() -> None:
+    early = dataclasses.replace(DDB, until=END - 30.25)
+    out = compile_corefile(BASE, [early, WIDE])
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("fault ")]
+    assert len(lines) == 4
+    for line in lines:
+        want = "until 2026-12-01T18:59:29.750Z" if "default/ddb" in line else UNTIL
+        assert f" {want} scenario " in line, line
+    check_corefile(out)
+
+
+def test_a_scenario_without_an_end_is_refused() -> None:
+    with pytest.raises(CorefileError, match="default/ddb has no end"):
+        compile_corefile(BASE, [dataclasses.replace(DDB, until=None)])
+
+
+def test_injected_sets_the_end_from_the_injection_time() -> None:
+    assert DDB.injected(END - 60.0).until == END
+
+
+@pytest.mark.parametrize(("ts", "text"), [
+    (END, "2026-12-01T19:00:00Z"),
+    (END + 0.5, "2026-12-01T19:00:00.500Z"),
+    (END + 0.0004, "2026-12-01T19:00:00Z"),  # milliseconds, like status.endAt
+    (END + 0.9996, "2026-12-01T19:00:01Z"),
+    (END + 0.123456, "2026-12-01T19:00:00.123Z"),
+])
+def test_format_until(ts: float, text: str) -> None:
+    assert format_until(ts) == text
+
+
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), -1.0, 1e12])
+def test_format_until_refuses_what_the_plugin_would(ts: float) -> None:
+    with pytest.raises(CorefileError):
+        format_until(ts)
 
 
 def test_input_order_never_changes_output() -> None:
@@ -170,9 +213,9 @@ def test_strip_faults_without_markers_is_identity() -> None:
 def test_fault_line_refuses_unsafe_values(fault: Fault) -> None:
     """Defence in depth: hand-built values that skipped validation never become text."""
     with pytest.raises(CorefileError):
-        fault_line(fault, "default/x")
+        fault_line(fault, "default/x", END)
 
 
 def test_fault_line_refuses_bad_scenario_key() -> None:
     with pytest.raises(CorefileError):
-        fault_line(Fault("a.b", Mode.NXDOMAIN), "default/x }")
+        fault_line(Fault("a.b", Mode.NXDOMAIN), "default/x }", END)

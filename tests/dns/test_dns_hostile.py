@@ -56,6 +56,7 @@ FAULT_LINE = re.compile(
     r"(?: probability [0-9.e-]+)?"
     r"(?: delay (?:[0-9]+(?:h|m|s|ms|us|ns))+)?"
     r"(?: redirect (?:[0-9]{1,3}\.){3}[0-9]{1,3})?"
+    r" until [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z"
     rf" scenario {LABEL}/[a-z0-9.-]+"
 )
 
@@ -76,7 +77,7 @@ def assert_safe(doc: dict[str, Any], field: str) -> None:
         assert exc.field == field, (exc.field, str(exc))
         assert str(exc).startswith(field + ": ")
         return
-    out = compile_corefile(BASE, [scenario])
+    out = compile_corefile(BASE, [scenario.injected(1_796_151_600.0)])
     assert strip_faults(out) == BASE
     section = out.split(BEGIN_MARKER, 1)[1].split(END_MARKER, 1)[0]
     lines = [ln.strip() for ln in section.strip().split("\n")]

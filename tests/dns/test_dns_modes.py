@@ -176,7 +176,8 @@ def lab(launch) -> Iterator[tuple[object, str, dict]]:
 @pytest.fixture(scope="module")
 def faulted(lab):
     server, base, _ = lab
-    server.rewrite(compile_corefile(base, [parse_spec(SPEC, "gameday", "every-mode")]))
+    scenario = parse_spec(SPEC, "gameday", "every-mode").injected(time.time())
+    server.rewrite(compile_corefile(base, [scenario]))
     server.wait_until(
         lambda: server.query("sqs.us-east-1.aws.internal").rcode() == dns.rcode.NXDOMAIN
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dns.rcode
 import pytest
 
@@ -28,7 +30,7 @@ def test_share_of_faulted_queries(launch, probability: float) -> None:
         ],
         "duration": "1m",
     }
-    scenario = parse_spec(spec, "default", "flaky")
+    scenario = parse_spec(spec, "default", "flaky").injected(time.time())
     server = launch(lambda p, m: compile_corefile(local_corefile(p, m, ENDPOINTS), [scenario]))
     outcomes = {"NXDOMAIN": 0, "true answer": 0}
     for _ in range(QUERIES):

@@ -9,6 +9,7 @@ get exactly their base answer.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import dns.exception
@@ -95,7 +96,10 @@ def observe(server, name: str) -> str:
 def test_compiled_corefile_loads_and_serves(
     launch, sets: list[tuple[str, list[dict[str, Any]]]]
 ) -> None:
-    scenarios = [parse_scenario(manifest(i, ns, faults)) for i, (ns, faults) in enumerate(sets)]
+    now = time.time()
+    scenarios = [
+        parse_scenario(manifest(i, ns, faults)).injected(now) for i, (ns, faults) in enumerate(sets)
+    ]
     server = launch(lambda p, m: compile_corefile(local_corefile(p, m, ENDPOINTS), scenarios))
     try:
         text = server.corefile.read_text()

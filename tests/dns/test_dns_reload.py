@@ -25,7 +25,7 @@ ENDPOINTS = {NAME: "127.0.0.21"}
 def scenario(mode: str):
     return parse_spec(
         {"faults": [{"target": NAME, "mode": mode}], "duration": "1m"}, "default", mode
-    )
+    ).injected(time.time())
 
 
 def rcode_is(server, rcode: int):
