@@ -24,6 +24,8 @@
 #   --image IMAGE       COREDNS_IMAGE       lab CoreDNS image (default chaoslab/coredns:dev;
 #                                           "keep" leaves the image alone)
 #   --corefile FILE     COREFILE            lab Corefile (default: files/coredns/Corefile.kind-lab)
+#   --lab-namespace NS  LAB_NAMESPACE       namespace of the chart's release (default chaoslab):
+#                                           the aws.internal names are rewritten to its Services
 #   --namespace NS      COREDNS_NAMESPACE   where CoreDNS runs (default kube-system)
 #   --no-wait           COREDNS_WAIT=0      do not wait for the CoreDNS rollout
 #   KUBECTL (kubectl binary), COREDNS_CONFIGMAP (coredns), COREDNS_DEPLOYMENT (coredns),
@@ -46,11 +48,13 @@ corefile=${COREFILE:-$here/chaoslab/files/coredns/Corefile.kind-lab}
 default_corefile=$here/chaoslab/files/coredns/Corefile.kind-default
 ns=${COREDNS_NAMESPACE:-kube-system}
 wait=${COREDNS_WAIT:-1}
+lab_ns=${LAB_NAMESPACE:-chaoslab}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --context) context=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
     --corefile) corefile=$2; shift 2 ;;
+    --lab-namespace) lab_ns=$2; shift 2 ;;
     --namespace) ns=$2; shift 2 ;;
     --no-wait) wait=0; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -74,6 +78,16 @@ k() { "$KUBECTL" ${context:+--context "$context"} "$@"; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+[[ $lab_ns =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ && ${#lab_ns} -le 63 ]] \
+  || fail "--lab-namespace '$lab_ns' is not a Kubernetes namespace name (lower-case letters, digits, '-')"
+
+# The lab Corefile as written for the release's namespace: its rewrite targets name the
+# Services of namespace `chaoslab`; another namespace gets its own.
+lab_corefile() { # -> path of the Corefile to write
+  if [[ $lab_ns == chaoslab ]]; then printf '%s' "$corefile"; return; fi
+  sed "s/\.chaoslab\.svc\./.$lab_ns.svc./g" "$corefile" > "$tmp/Corefile.lab"
+  printf '%s' "$tmp/Corefile.lab"
+}
 
 # Writes one data key of a ConfigMap to a file, exactly (no trailing-newline games).
 cm_key_to_file() { # namespace name key file
@@ -170,8 +184,8 @@ do_apply() {
     say "CoreDNS image: $old_image -> $image"
     set_image "$image"
   fi
-  set_corefile "$corefile"
-  say "wrote $(basename "$corefile") into $ns/$cm"
+  set_corefile "$(lab_corefile)"
+  say "wrote $(basename "$corefile") (Services of namespace $lab_ns) into $ns/$cm"
   touch_pods
   say "applied: *.aws.internal is served by the lab's CoreDNS (revert: $0 revert)"
 }
@@ -207,7 +221,7 @@ do_status() {
   else
     say "not patched"
   fi
-  if [[ -f $corefile ]] && cmp -s "$tmp/live" "$corefile"; then
+  if [[ -f $corefile ]] && cmp -s "$tmp/live" "$(lab_corefile)"; then
     say "Corefile: the lab Corefile, no fault injected"
   elif grep -q 'BEGIN chaoslab faults' "$tmp/live"; then
     say "Corefile: the lab Corefile with faults injected by the operator"

@@ -14,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cluster=${KIND_CLUSTER_NAME:-chaoslab}
 context=kind-$cluster
-namespace=chaoslab  # the lab Corefile maps *.aws.internal to Services of this namespace
+namespace=${CHAOSLAB_NAMESPACE:-chaoslab}  # any: lab-install.sh points the lab Corefile at it
 keep=0
 case ${1:-} in
   --keep-cluster) keep=1 ;;
@@ -44,7 +44,7 @@ fi
 
 # The steps every cluster shares (charts/lab-uninstall.sh): the chart, then the cluster DNS.
 # With the cluster about to be deleted there is no CoreDNS rollout to wait for.
-coredns_wait=1
+coredns_wait=${COREDNS_WAIT:-1}
 [[ $keep == 1 ]] || coredns_wait=0
 KUBECTL=$kubectl HELM=$helm KUBE_CONTEXT=$context CHAOSLAB_NAMESPACE=$namespace \
   COREDNS_WAIT=$coredns_wait "$root/charts/lab-uninstall.sh"

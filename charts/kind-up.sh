@@ -23,8 +23,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cluster=${KIND_CLUSTER_NAME:-chaoslab}
 context=kind-$cluster
-namespace=chaoslab  # the lab Corefile maps *.aws.internal to Services of this namespace
-release=chaoslab
+namespace=${CHAOSLAB_NAMESPACE:-chaoslab}  # any: lab-install.sh points the lab Corefile at it
 tag=${IMAGE_TAG:-dev}
 lab_image=chaoslab/lab:$tag
 coredns_image=chaoslab/coredns:$tag

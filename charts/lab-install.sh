@@ -48,7 +48,7 @@ where=${context:+--context $context}
 
 # --- 1. cluster DNS ---------------------------------------------------------------------
 KUBECTL=$kubectl "$root/charts/coredns-patch.sh" apply ${context:+--context "$context"} \
-  --image "$coredns_image"
+  --image "$coredns_image" --lab-namespace "$namespace"
 
 # --- 2. chart ---------------------------------------------------------------------------
 values=()

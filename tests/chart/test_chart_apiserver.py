@@ -143,3 +143,38 @@ def test_accounts_without_api_rights(default_lab: tuple[ControlPlane, list]) -> 
             spec = obj["spec"]["template"]["spec"]
             if spec["serviceAccountName"] in NO_API_ACCOUNTS:
                 assert spec["automountServiceAccountToken"] is False, obj["metadata"]["name"]
+
+
+def test_the_chart_installs_into_the_namespace_the_cluster_dns_points_at(tmp_path: Path) -> None:
+    """`helm install -n team-a` works once the CoreDNS patch named team-a, and is refused,
+    naming the fix, where the cluster DNS maps aws.internal to another namespace."""
+    import os
+    import subprocess
+
+    from chartlib import CHART, CHARTS, helm_path
+
+    from chaoslab.toolpaths import tool
+
+    cp = start_kind_like(tmp_path)
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "KUBECTL": str(tool("kubectl")),
+           "HOME": str(tmp_path)}
+
+    def install(namespace: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(helm_path()), "install", "chaoslab", str(CHART), "-n", namespace,
+             "--create-namespace", "--dry-run=server", "-f", str(MINIMAL)],
+            env=env, capture_output=True, text=True, timeout=120)
+
+    try:
+        patched = subprocess.run(
+            ["bash", str(CHARTS / "coredns-patch.sh"), "apply", "--no-wait", "--image", "keep",
+             "--lab-namespace", "team-a"], env=env, capture_output=True, text=True, timeout=60)
+        assert patched.returncode == 0, patched.stderr
+        ok = install("team-a")
+        assert ok.returncode == 0, ok.stderr
+        assert "namespace: team-a" in ok.stdout
+        refused = install("team-b")
+        assert refused.returncode != 0
+        assert "coredns-patch.sh apply --lab-namespace team-b" in refused.stderr, refused.stderr
+    finally:
+        cp.stop()

@@ -143,3 +143,26 @@ def test_usage() -> None:
     assert out.returncode == 0 and "apply" in out.stdout and "revert" in out.stdout
     bad = subprocess.run(["bash", str(SCRIPT), "frobnicate"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_another_release_namespace_gets_its_own_rewrites(cluster: ControlPlane) -> None:
+    """`helm install -n team-a`: the aws.internal names land on team-a's Services."""
+    cp = cluster
+    lab = corefile("Corefile.kind-lab").read_text()
+    applied = patch(cp, "apply", "--lab-namespace", "team-a")
+    assert applied.returncode == 0, applied.stderr
+    live = live_corefile(cp).decode()
+    assert live == lab.replace(".chaoslab.svc.", ".team-a.svc.")
+    assert ".chaoslab.svc." not in live and live.count(".team-a.svc.cluster.local.") == 2
+    status = patch(cp, "status", "--lab-namespace", "team-a")
+    assert "no fault injected" in status.stdout
+    reverted = patch(cp, "revert")
+    assert reverted.returncode == 0, reverted.stderr
+    assert live_corefile(cp) == corefile("Corefile.kind-default").read_bytes()
+
+
+def test_a_namespace_that_could_smuggle_config_is_refused(cluster: ControlPlane) -> None:
+    out = patch(cluster, "apply", "--lab-namespace", "x.svc. }\nforward . 8.8.8.8")
+    assert out.returncode != 0
+    assert "is not a Kubernetes namespace name" in out.stderr
+    assert live_corefile(cluster) == corefile("Corefile.kind-default").read_bytes()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +22,7 @@ from chaoslab.node.cluster import NodeLab, NodeOptions, kubectl
 from chaoslab.node.layout import NodePaths
 from chaoslab.toolpaths import REPO_ROOT
 
+T = TypeVar("T")
 MINIMAL = REPO_ROOT / "charts/chaoslab/values-minimal.yaml"
 
 
@@ -79,7 +81,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
         down(lab_dir)  # a no-op when the last test took it down already
 
 
-def wait_for(what: str, probe, timeout: float, interval: float = 0.5):  # noqa: ANN001, ANN201
+def wait_for(what: str, probe: Callable[[], T], timeout: float, interval: float = 0.5) -> T:
     """Poll `probe` until it returns something truthy; fail naming `what`."""
     deadline = time.monotonic() + timeout
     last = None

@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -239,8 +239,8 @@ class NodeLab:
             if out.returncode != 0:
                 raise ComponentFailed(f"importing {archive} into containerd failed: "
                                       f"{out.stderr.strip()}")
-        out = self._ctr("images", "tag", "--force", f"docker.io/chaoslab/coredns:{layout.IMAGE_TAG}",
-                        layout.STOCK_COREDNS_IMAGE)
+        lab_coredns = f"docker.io/chaoslab/coredns:{layout.IMAGE_TAG}"
+        out = self._ctr("images", "tag", "--force", lab_coredns, layout.STOCK_COREDNS_IMAGE)
         if out.returncode != 0:
             raise ComponentFailed(f"tagging the stock CoreDNS image failed: {out.stderr.strip()}")
 

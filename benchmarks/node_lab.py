@@ -1,0 +1,134 @@
+"""The node lab's figures: `up` to every pod Ready (cold and warm), the node's memory, and
+how long a fault takes to reach the cluster DNS on it (issue 12).
+
+    sudo .venv/bin/python benchmarks/node_lab.py [--rounds 10] [--cold]
+
+--cold first removes the image cache (.tools/images), so the first `up` builds every image;
+without it the first `up` is as warm as the cache is. A second `up` always follows the
+first's `down`: that is the warm figure. Fault latency is measured from the host, at the
+cluster DNS Service (10.96.0.10), polling every 50 ms: apply -> first NODATA answer,
+delete -> first real answer again. With kind-config.yaml's kubelet settings (syncFrequency
+10s) expect about 10 s each: the kubelet's ConfigMap sync plus CoreDNS's `reload 2s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+
+from chaoslab.controlplane import resident_memory_bytes
+from chaoslab.node import hostnet, layout
+from chaoslab.node.cluster import NodeLab, NodeOptions, down, kubectl
+from chaoslab.toolpaths import REPO_ROOT as ROOT
+
+TARGET = "dynamodb.us-east-1.aws.internal"
+SCENARIO = f"""apiVersion: chaoslab.io/v1alpha1
+kind: OutageScenario
+metadata: {{name: bench-node, namespace: default}}
+spec:
+  duration: 10m
+  faults:
+    - {{target: {TARGET}, mode: nodata}}
+"""
+
+
+def answer() -> str:
+    """'fault' (NODATA), 'ok' (an address) or 'other'."""
+    try:
+        reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS,
+                              timeout=0.5)
+    except Exception:  # a lost packet is just another poll
+        return "other"
+    if reply.rcode() == dns.rcode.NOERROR:
+        return "ok" if reply.answer else "fault"
+    return "other"
+
+
+def until(wanted: str, timeout: float = 120.0) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if answer() == wanted:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise TimeoutError(f"the cluster DNS did not answer '{wanted}' within {timeout:.0f}s")
+
+
+def node_memory(lab: NodeLab) -> int:
+    """The node's processes (RSS) plus every pod (the kubepods memory cgroup)."""
+    pods = 0
+    usage = Path("/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes")
+    if usage.exists():
+        pods = int(usage.read_text())
+    return resident_memory_bytes([p.pid for p in lab.procs]) + pods
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=10, help="apply/delete rounds (default 10)")
+    parser.add_argument("--cold", action="store_true", help="rebuild every image first")
+    args = parser.parse_args()
+    hostnet.require_root()
+    if args.cold:
+        shutil.rmtree(ROOT / ".tools" / "images", ignore_errors=True)
+    lab_dir = Path(tempfile.mkdtemp(prefix="chaoslab-bench-node-"))
+    try:
+        measure(lab_dir, args.rounds, args.cold)
+    finally:
+        problems = down(lab_dir, progress=lambda m: None)
+        subprocess.run(["rm", "-rf", str(lab_dir)], check=False)
+    if problems:
+        print("NOT CLEANED:", *problems, sep="\n  ")
+        return 1
+    return 0
+
+
+def measure(lab_dir: Path, rounds: int, cold: bool) -> None:
+    figures: dict[str, float] = {}
+    for label in ("first", "warm"):
+        lab = NodeLab(NodeOptions(lab_dir=lab_dir), progress=lambda m: None)
+        t0 = time.monotonic()
+        lab.up()
+        figures[f"up_{label}_s"] = time.monotonic() - t0
+        print(f"up ({label}{', images built' if label == 'first' and cold else ''}): "
+              f"{figures[f'up_{label}_s']:.1f}s to every pod Ready", flush=True)
+        if label == "warm":
+            break
+        assert down(lab_dir, progress=lambda m: None) == []
+    time.sleep(20)  # let start-up settle before measuring memory
+    figures["memory_gib"] = node_memory(lab) / 2**30
+    print(f"memory of the node with the lab running: {figures['memory_gib']:.2f} GiB",
+          flush=True)
+    paths = lab.paths
+    until("ok")
+    inject, restore = [], []
+    for i in range(rounds):
+        kubectl(paths, "apply", "-f", "-", input=SCENARIO)
+        inject.append(until("fault"))
+        kubectl(paths, "-n", "default", "delete", "outagescenario", "bench-node")
+        restore.append(until("ok"))
+        print(f"  round {i + 1}: apply -> fault {inject[-1]:.2f}s, "
+              f"delete -> restored {restore[-1]:.2f}s", flush=True)
+    for name, values in (("apply -> fault at the cluster DNS", inject),
+                         ("delete -> restored", restore)):
+        print(f"{name}: p50 {statistics.median(values):.2f}s, p95 {pct(values, 0.95):.2f}s,"
+              f" max {max(values):.2f}s over {len(values)} rounds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
