@@ -357,9 +357,12 @@ def decide(
         if blocked:
             st = _phase(st, Phase.PENDING, "ConfigMapUnavailable", f"cannot inject: {blocked}")
             return Decision(obs, scenario, st, False, tuple(events))
-        st = dataclasses.replace(st, injected_at=now)
+        # At the status's millisecond precision, so every later pass (which reads it back)
+        # computes the very same end, and the rules' `until` never changes mid-scenario.
+        st = dataclasses.replace(st, injected_at=round(now, 3))
 
     injected_at = st.injected_at if st.injected_at is not None else now
+    scenario = scenario.injected(injected_at)  # every compiled rule carries this end
     end_at = injected_at + scenario.duration
     st = dataclasses.replace(st, end_at=end_at)
     if now >= end_at:

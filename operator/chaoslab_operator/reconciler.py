@@ -304,7 +304,12 @@ class Reconciler:
 
 
 def corefile_problem(base: str, scenario: Scenario) -> str | None:
-    """Why the Corefile with this scenario alone would be refused; None when it is fine."""
+    """Why the Corefile with this scenario alone would be refused; None when it is fine.
+
+    A scenario not injected yet is checked with the end it would have if it started now.
+    """
+    if scenario.until is None:
+        scenario = scenario.injected(time.time() + scenario.start_after)
     try:
         check_corefile(compile_corefile(base, [scenario]))
     except CorefileError as exc:

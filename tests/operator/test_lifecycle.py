@@ -35,8 +35,13 @@ def test_apply_injects_and_delete_reverts(lab: OpLab) -> None:
     wait_for("Injected condition", lambda: any(
         c["type"] == "Injected" and c["status"] == "True"
         for c in lab.status("dynamo-empty").get("conditions", [])), 5)
-    # The ConfigMap is exactly the base compiled with this one scenario.
-    assert lab.configmap() == compile_corefile(lab.base, [parse_scenario(obj)])
+    # The ConfigMap is exactly the base compiled with this one scenario, its rules ending at
+    # the status's endAt.
+    injected_at = parse_time(status["injectedAt"])
+    assert injected_at is not None
+    scenario = parse_scenario(obj).injected(injected_at)
+    assert lab.configmap() == compile_corefile(lab.base, [scenario])
+    assert f" until {status['endAt'].replace('.000Z', 'Z')} scenario" in lab.configmap()
     wait_for("Injected event", lambda: "Injected" in lab.events("dynamo-empty"), 5)
 
     code, metrics = lab.http_get("/metrics")

@@ -95,6 +95,15 @@ def test_ten_overlapping_scenarios(lab: OpLab) -> None:
     settled: list[set[str]] = []
     skipped = 0
 
+    def ended(names: list[str]) -> list[Scenario]:
+        """The named scenarios as the operator compiles them: ending at injectedAt + duration."""
+        out = []
+        for name in names:
+            injected_at = parse_time(last_status.get(name, {}).get("injectedAt"))
+            assert injected_at is not None, f"{name} is in the Corefile but not injected"
+            out.append(parsed[name].injected(injected_at))
+        return out
+
     def snapshot() -> dict[str, tuple[str, dict[str, Any], bool]]:
         return {
             s["metadata"]["name"]: (
@@ -124,7 +133,7 @@ def test_ten_overlapping_scenarios(lab: OpLab) -> None:
         if active != injected:
             skipped += 1  # a transition is between its status write and its ConfigMap write
             return
-        assert text == compile_corefile(lab.base, [parsed[n] for n in sorted(active)]), (
+        assert text == compile_corefile(lab.base, ended(sorted(active))), (
             f"ConfigMap does not match the active set {sorted(active)}"
         )
         settled.append(active)
@@ -162,7 +171,7 @@ def test_ten_overlapping_scenarios(lab: OpLab) -> None:
     assert len(versions.versions) >= 6
     for seen_at, text in versions.versions:
         names = sorted({key.split("/", 1)[1] for key in TAG.findall(text)})
-        assert text == compile_corefile(lab.base, [parsed[n] for n in names])
+        assert text == compile_corefile(lab.base, ended(names))
         for name in names:
             injected_at = parse_time(last_status.get(name, {}).get("injectedAt"))
             assert injected_at is not None and injected_at <= seen_at, name

@@ -234,3 +234,19 @@ def test_status_round_trip_keeps_every_field() -> None:
     )
     assert roundtrip(st).to_dict() == st.to_dict()
     assert parse_time(rfc3339(T0 + 0.5)) == T0 + 0.5
+
+
+def test_active_scenarios_carry_their_end_into_the_compiler() -> None:
+    """The end every rule carries is status.endAt, the same on every pass and after a restart."""
+    m = manifest(start_after="1.5s", duration="2.25s")
+    now = T0 + 0.123456789
+    first = decide(now, observed(m))
+    active = decide(now + 1.6, observed(m, roundtrip(first.status)))
+    assert active.active and active.scenario is not None
+    injected = roundtrip(active.status)
+    end_at = parse_time(rfc3339(injected.end_at or 0))
+    assert active.scenario.until == injected.end_at and end_at == injected.end_at
+    again = decide(now + 3, observed(m, injected))
+    assert again.scenario is not None and again.scenario.until == active.scenario.until
+    assert not again.changed
+    assert p.plan(now + 3, [observed(m, injected)], ok).active[0].until == injected.end_at
