@@ -29,16 +29,16 @@ ENDPOINTS = {
 class CoreDNS:
     """A CoreDNS process on fresh 127.0.0.1 ports; use as a context manager."""
 
-    def __init__(self, render) -> None:
-        if not COREDNS.exists():
-            raise SystemExit(f"{COREDNS} is missing: run `make tools`")
+    def __init__(self, render, binary: str | Path = COREDNS) -> None:
+        if not Path(binary).exists():
+            raise SystemExit(f"{binary} is missing: run `make tools`")
         self.port, self.metrics_port = free_port(), free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="dns-bench-"))
         self.corefile = self.dir / "Corefile"
         self.corefile.write_text(render(self.port, self.metrics_port))
         self.log = (self.dir / "coredns.log").open("wb")
         self.proc = subprocess.Popen(
-            [str(COREDNS), "-conf", str(self.corefile)], stdout=self.log, stderr=subprocess.STDOUT
+            [str(binary), "-conf", str(self.corefile)], stdout=self.log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 15
         while True:

@@ -26,7 +26,7 @@ from chaoslab_dns.validate import parse_spec
 TARGET = "dynamodb.us-east-1.aws.internal"
 SCENARIO = parse_spec(
     {"faults": [{"target": TARGET, "mode": "nxdomain"}], "duration": "1h"}, "bench", "reload"
-)
+).injected(time.time())
 TARGETS = {"interval": 2.5, "signal": 0.5}
 
 
