@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .durations import DurationError, parse_duration
-from .model import Fault, Mode, Scenario, StopCondition
+from .model import Fault, Mode, OnError, Scenario, StopCondition
 
 __all__ = [
     "API_VERSION",
@@ -41,7 +41,7 @@ _K8S_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec", "status"}
-_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions"}
+_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError"}
 _FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability"}
 _STOP_KEYS = {"query", "above", "for"}
 
@@ -263,6 +263,16 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
             _parse_stop_condition(c, f"spec.stopConditions[{i}]")
             for i, c in enumerate(_sequence(raw_stops, "spec.stopConditions"))
         )
+    on_error = OnError.ABORT
+    if body.get("onError") is not None:
+        raw = body["onError"]
+        if not isinstance(raw, str) or raw not in OnError._value2member_map_:
+            raise ScenarioError(
+                "spec.onError",
+                f"invalid value {_show(raw)}: want 'abort' (the default: a stop condition "
+                "that cannot be evaluated stops the scenario) or 'continue'",
+            )
+        on_error = OnError(raw)
     return Scenario(
         namespace=namespace,
         name=name,
@@ -270,6 +280,7 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
         start_after=start_after,
         duration=duration,
         stop_conditions=stops,
+        on_error=on_error,
     )
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from chaoslab_operator.config import OperatorConfig, parse_configmap_ref, parse_listen
+from chaoslab_operator.plan import STOP_CONDITION_GRACE
 
 LAB_KUBECONFIG = Path(".lab/kubeconfig")
 
@@ -111,6 +112,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how often stop conditions are queried while active (default: %(default)g)",
     )
     run.add_argument(
+        "--stop-grace", type=_positive, default=STOP_CONDITION_GRACE, metavar="SECONDS",
+        help="how long a stop condition may stay unevaluable (Prometheus unreachable, no "
+        "data) before its scenario fails (not yet injected) or is aborted (active), unless "
+        "the scenario says onError: continue (default: %(default)g)",
+    )
+    run.add_argument(
         "--api-timeout", type=_positive, default=10.0, metavar="SECONDS",
         help="timeout of each Kubernetes API request (default: %(default)g)",
     )
@@ -160,6 +167,7 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
         http_port=port,
         resync_seconds=getattr(args, "resync", 30.0),
         stop_check_seconds=getattr(args, "stop_check", 2.0),
+        stop_grace_seconds=getattr(args, "stop_grace", STOP_CONDITION_GRACE),
         api_timeout_seconds=getattr(args, "api_timeout", 10.0),
         watch_configmap=not getattr(args, "no_watch_configmap", False),
     )

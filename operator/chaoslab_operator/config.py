@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoslab_operator.plan import STOP_CONDITION_GRACE
 from chaoslab_operator.resources import FINALIZER
 
 
@@ -20,7 +21,7 @@ class OperatorConfig:
     coredns_name: str = "coredns"
     corefile_key: str = "Corefile"
     # Prometheus base URL for stop conditions (instant queries on /api/v1/query); None:
-    # stop conditions are reported as not evaluable (never an abort).
+    # stop conditions cannot be evaluated (PrometheusUnreachable).
     prometheus_url: str | None = None
     # Where /metrics, /healthz and /readyz are served; port 0 picks a free port.
     http_host: str = "127.0.0.1"
@@ -30,6 +31,9 @@ class OperatorConfig:
     resync_seconds: float = 30.0
     # How often stop conditions are queried while a scenario that has them is active.
     stop_check_seconds: float = 2.0
+    # How long a stop condition may be unevaluable before its scenario fails or is aborted
+    # (scenarios with spec.onError: continue only report it).
+    stop_grace_seconds: float = STOP_CONDITION_GRACE
     # Timeout of every Kubernetes API call (connect and read), and of Prometheus queries.
     api_timeout_seconds: float = 10.0
     prometheus_timeout_seconds: float = 3.0

@@ -5,7 +5,14 @@ finalizer), `plan` decides each scenario's next status and whether its faults be
 Corefile right now: Pending -> Scheduled (until acceptedAt + startAfter) -> Active (from
 injectedAt for duration) -> Completed, or Aborted on a breached stop condition, or Failed
 on an invalid spec or Corefile. All times come from the status, so an operator restarted
-from nothing continues exactly where the last one stopped. `confirm` then records what the
+from nothing continues exactly where the last one stopped.
+
+Stop conditions fail closed. Before injecting, each is evaluated once: a query Prometheus
+refuses fails the scenario at once (nothing injected); one that cannot be evaluated yet
+(Prometheus unreachable, no data) holds the injection back for up to the grace period, then
+fails it. While active, a condition that stays unevaluable for the grace period aborts the
+scenario. `spec.onError: continue` turns both into a report (StopConditionsChecked=False
+with the reason) instead. `confirm` then records what the
 ConfigMap write really achieved (Injected condition, revertedAt). No I/O happens here:
 Prometheus readings and the Corefile check are passed in.
 """
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chaoslab_dns.model import Scenario
+from chaoslab_dns.model import OnError, Scenario
 from chaoslab_dns.validate import ScenarioError, parse_scenario
 from chaoslab_operator.timeutil import human_seconds, parse_time, rfc3339
 
@@ -41,6 +48,17 @@ INJECTED = "Injected"  # the faults are in the ConfigMap right now (observed, no
 STOP_CHECKED = "StopConditionsChecked"  # stop conditions could be evaluated at the last check
 
 Key = tuple[str, str]  # (namespace, name)
+
+# Why a stop condition has no value (the StopConditionsChecked reason).
+QUERY_INVALID = "QueryInvalid"  # Prometheus refused the query (parse error, unknown function,
+#                                 a range vector): it will never evaluate, so fail at once
+QUERY_FAILED = "QueryFailed"  # it parsed but its evaluation failed (HTTP 422)
+UNREACHABLE = "PrometheusUnreachable"  # no answer, a timeout, a 5xx, no --prometheus
+NO_DATA = "NoData"  # an empty vector or NaN: nothing to compare with the threshold
+# How long a stop condition may stay unevaluable before the scenario fails (before
+# injection) or is aborted (while active), unless spec.onError is continue. Long enough for
+# a Prometheus restart or a scrape or two of a new target; short next to a game day.
+STOP_CONDITION_GRACE = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,8 @@ class Status:
     reverted_at: float | None = None
     # stop condition index -> since when its value has been above the threshold
     breaching_since: tuple[tuple[int, float], ...] = ()
+    # stop condition index -> since when it could not be evaluated (the grace clock)
+    unevaluable_since: tuple[tuple[int, float], ...] = ()
     conditions: tuple[Condition, ...] = ()
 
     def condition(self, type_: str) -> Condition | None:
@@ -138,12 +158,21 @@ class Status:
             "endAt": t(self.end_at),
             "endedAt": t(self.ended_at),
             "revertedAt": t(self.reverted_at),
-            "stopConditions": [
-                {"index": i, "breachingSince": rfc3339(s)} for i, s in self.breaching_since
-            ]
-            or None,
+            "stopConditions": self._stop_clocks() or None,
             "conditions": [c.to_dict(self.observed_generation) for c in self.conditions] or None,
         }
+
+    def _stop_clocks(self) -> list[dict[str, Any]]:
+        breaching, unevaluable = dict(self.breaching_since), dict(self.unevaluable_since)
+        out = []
+        for i in sorted(breaching.keys() | unevaluable.keys()):
+            item: dict[str, Any] = {"index": i}
+            if i in breaching:
+                item["breachingSince"] = rfc3339(breaching[i])
+            if i in unevaluable:
+                item["unevaluableSince"] = rfc3339(unevaluable[i])
+            out.append(item)
+        return out
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any] | None) -> Status:
@@ -152,11 +181,14 @@ class Status:
             phase: Phase | None = Phase(raw["phase"]) if raw.get("phase") else None
         except ValueError:
             phase = None
-        breaching = []
+        breaching, unevaluable = [], []
         for item in raw.get("stopConditions") or ():
-            since = parse_time(item.get("breachingSince")) if isinstance(item, Mapping) else None
-            if since is not None and isinstance(item.get("index"), int):
+            if not isinstance(item, Mapping) or not isinstance(item.get("index"), int):
+                continue
+            if (since := parse_time(item.get("breachingSince"))) is not None:
                 breaching.append((item["index"], since))
+            if (since := parse_time(item.get("unevaluableSince"))) is not None:
+                unevaluable.append((item["index"], since))
         generation = raw.get("observedGeneration")
         faults = raw.get("faults")
         return cls(
@@ -172,6 +204,7 @@ class Status:
             ended_at=parse_time(raw.get("endedAt")),
             reverted_at=parse_time(raw.get("revertedAt")),
             breaching_since=tuple(sorted(breaching)),
+            unevaluable_since=tuple(sorted(unevaluable)),
             conditions=tuple(
                 Condition.from_dict(c)
                 for c in raw.get("conditions") or ()
@@ -220,6 +253,24 @@ class Reading:
 
     value: float | None = None
     error: str | None = None
+    reason: str = ""  # QUERY_INVALID, QUERY_FAILED, UNREACHABLE; "" = UNREACHABLE on error
+
+    @property
+    def problem(self) -> str | None:
+        """Why there is nothing to compare with the threshold; None for a number."""
+        if self.error is not None:
+            return self.reason or UNREACHABLE
+        if self.value is None or math.isnan(self.value):
+            return NO_DATA
+        return None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return self.error
+        return (
+            "no data (an empty vector or NaN): check the metric names and labels; if empty "
+            "means healthy, end the query with `or vector(0)`"
+        )
 
 
 @dataclass(frozen=True)
@@ -237,6 +288,7 @@ class Decision:
     active: bool  # its faults belong in the Corefile now
     events: tuple[Event, ...] = ()
     wake_at: float | None = None  # when this scenario next needs a look without any event
+    wants_readings: bool = False  # its injection waits for a stop-condition evaluation
 
     @property
     def key(self) -> Key:
@@ -248,7 +300,9 @@ class Decision:
 
     @property
     def needs_stop_readings(self) -> bool:
-        return self.active and self.scenario is not None and bool(self.scenario.stop_conditions)
+        if self.scenario is None or not self.scenario.stop_conditions:
+            return False
+        return self.active or self.wants_readings
 
 
 @dataclass(frozen=True)
@@ -286,14 +340,18 @@ def plan(
     check: CorefileCheck,
     readings: Readings | None = None,
     blocked: str | None = None,
+    grace: float = STOP_CONDITION_GRACE,
 ) -> Plan:
     """Decide every scenario's status and whether it is active, at time `now`.
 
     `blocked`: why nothing can be injected now (the ConfigMap is missing or its base is
-    unusable); scenarios due to start then wait instead of starting their clock.
+    unusable); scenarios due to start then wait instead of starting their clock. `grace`:
+    how long a stop condition may stay unevaluable (see STOP_CONDITION_GRACE).
     """
     decisions = tuple(
-        decide(now, obs, check, None if readings is None else readings.get(obs.key), blocked)
+        decide(
+            now, obs, check, None if readings is None else readings.get(obs.key), blocked, grace
+        )
         for obs in observed
     )
     wakes = [d.wake_at for d in decisions if d.wake_at is not None]
@@ -306,6 +364,7 @@ def decide(
     check: CorefileCheck,
     readings: Sequence[Reading] | None = None,
     blocked: str | None = None,
+    grace: float = STOP_CONDITION_GRACE,
 ) -> Decision:
     st = obs.status
     if obs.deleting:
@@ -357,6 +416,11 @@ def decide(
         if blocked:
             st = _phase(st, Phase.PENDING, "ConfigMapUnavailable", f"cannot inject: {blocked}")
             return Decision(obs, scenario, st, False, tuple(events))
+        if scenario.stop_conditions:
+            gate = _before_injection(now, obs, st, scenario, readings, grace, events)
+            if isinstance(gate, Decision):
+                return gate
+            st = gate
         # At the status's millisecond precision, so every later pass (which reads it back)
         # computes the very same end, and the rules' `until` never changes mid-scenario.
         st = dataclasses.replace(st, injected_at=round(now, 3))
@@ -373,10 +437,11 @@ def decide(
 
     wake_at = end_at
     if scenario.stop_conditions:
-        st, breach, stop_wake = _stop_conditions(now, st, scenario, readings)
-        if breach:
-            st = _end(st, now, Phase.ABORTED, "StopConditionBreached", breach)
-            events.append(Event("Warning", "Aborted", breach))
+        st, abort, stop_wake = _stop_conditions(now, st, scenario, readings, grace)
+        if abort:
+            reason, message = abort
+            st = _end(st, now, Phase.ABORTED, reason, message)
+            events.append(Event("Warning", "Aborted", message))
             return Decision(obs, scenario, st, False, tuple(events))
         if stop_wake is not None:
             wake_at = min(wake_at, stop_wake)
@@ -399,7 +464,7 @@ def _end(st: Status, now: float, phase: Phase, reason: str, message: str) -> Sta
     if st.injected_at is not None and st.reverted_at is None:
         message += "; reverting"
     return dataclasses.replace(
-        _phase(st, phase, reason, message), ended_at=now, breaching_since=()
+        _phase(st, phase, reason, message), ended_at=now, breaching_since=(), unevaluable_since=()
     )
 
 
@@ -410,26 +475,106 @@ def _fail(now: float, obs: Observed, st: Status, reason: str, message: str) -> D
     return Decision(obs, None, st, False, (Event("Warning", "Failed", message),))
 
 
-def _stop_conditions(
-    now: float, st: Status, scenario: Scenario, readings: Sequence[Reading] | None
-) -> tuple[Status, str | None, float | None]:
-    """Fold this check's readings into breachingSince; a breach message once one lasts `for`.
+def _problems(
+    scenario: Scenario, readings: Sequence[Reading]
+) -> list[tuple[int, str, str]]:
+    """(index, reason, message) of every stop condition without a number at this check."""
+    out = []
+    for i, cond in enumerate(scenario.stop_conditions):
+        reading = readings[i] if i < len(readings) else Reading(error="no reading")
+        if (problem := reading.problem) is not None:
+            out.append((i, problem, f"stop condition {i} {cond.query!r}: {reading.describe()}"))
+    return out
 
-    No readings (this pass only decides who is active) changes nothing. An error (Prometheus
-    unreachable) keeps the breach clocks as they were and is reported, never an abort.
+
+def _unevaluable_clocks(
+    now: float, st: Status, problems: list[tuple[int, str, str]]
+) -> tuple[Status, float | None]:
+    """Start (or keep) the grace clock of each unevaluable condition, clear the others."""
+    old = dict(st.unevaluable_since)
+    since = {i: old.get(i, now) for i, _, _ in problems}
+    st = dataclasses.replace(st, unevaluable_since=tuple(sorted(since.items())))
+    return st, min(since.values()) if since else None
+
+
+def _report(now: float, st: Status, problems: list[tuple[int, str, str]]) -> Status:
+    if not problems:
+        return st.with_condition(
+            STOP_CHECKED, "True", "Evaluated", "stop conditions evaluated", now
+        )
+    message = "; ".join(dict.fromkeys(m for _, _, m in problems))
+    return st.with_condition(STOP_CHECKED, "False", problems[0][1], message, now)
+
+
+def _before_injection(
+    now: float,
+    obs: Observed,
+    st: Status,
+    scenario: Scenario,
+    readings: Sequence[Reading] | None,
+    grace: float,
+    events: list[Event],
+) -> Decision | Status:
+    """Evaluate every stop condition once before any fault goes in: fail closed.
+
+    Returns the status to inject with, or the Decision that holds the injection back
+    (asking for readings, waiting out the grace period) or fails the scenario.
+    """
+    if readings is None:  # this pass only decides who needs readings
+        st = _phase(st, Phase.PENDING, "CheckingStopConditions",
+                    "evaluating the stop conditions before injecting")
+        return Decision(obs, scenario, st, False, tuple(events), wants_readings=True)
+    problems = _problems(scenario, readings)
+    invalid = [m for _, reason, m in problems if reason == QUERY_INVALID]
+    if invalid:
+        message = "; ".join(invalid) + "; nothing injected (fix the query and re-apply)"
+        return _fail(now, obs, _report(now, st, problems), "StopConditionInvalid", message)
+    st, oldest = _unevaluable_clocks(now, st, problems)
+    st = _report(now, st, problems)
+    if oldest is None or scenario.on_error is OnError.CONTINUE:
+        return st  # evaluated, or told to go ahead blind (the condition says why)
+    detail = "; ".join(m for _, _, m in problems)
+    if now - oldest >= grace:
+        message = (
+            f"stop conditions could not be evaluated for {human_seconds(now - oldest)} before "
+            f"injecting (grace {human_seconds(grace)}): {detail}; nothing injected "
+            "(onError: abort; set spec.onError: continue to inject without them)"
+        )
+        return _fail(now, obs, st, "StopConditionUnevaluable", message)
+    st = _phase(
+        st, Phase.PENDING, problems[0][1],
+        f"not injecting until the stop conditions can be evaluated (gives up at "
+        f"{rfc3339(oldest + grace)}): {detail}",
+    )
+    return Decision(
+        obs, scenario, st, False, tuple(events), wake_at=oldest + grace, wants_readings=True
+    )
+
+
+def _stop_conditions(
+    now: float, st: Status, scenario: Scenario, readings: Sequence[Reading] | None, grace: float
+) -> tuple[Status, tuple[str, str] | None, float | None]:
+    """Fold this check's readings into the breach and grace clocks; (reason, message) to abort.
+
+    No readings (this pass only decides who is active) changes nothing. A breach aborts once
+    it lasts `for`. A condition without a value keeps its breach clock (no data resets it)
+    and, with onError abort, aborts once it has had no value for `grace`.
     """
     if readings is None:
         return st, None, None
     since = dict(st.breaching_since)
-    errors: list[str] = []
     wake: float | None = None
+    problems = _problems(scenario, readings)
+    failing = {i for i, _, _ in problems}
     for i, cond in enumerate(scenario.stop_conditions):
         reading = readings[i] if i < len(readings) else Reading(error="no reading")
-        if reading.error is not None:
-            errors.append(reading.error)
+        if i in failing:
+            if reading.problem == NO_DATA:
+                since.pop(i, None)
             continue
         value = reading.value
-        if value is None or math.isnan(value) or not value > cond.above:
+        assert value is not None  # no problem means a number
+        if not value > cond.above:
             since.pop(i, None)
             continue
         began = since.setdefault(i, now)
@@ -438,14 +583,20 @@ def _stop_conditions(
                 f"stop condition {i} breached: {cond.query!r} = {value:g} > {cond.above:g}"
                 f" for {human_seconds(now - began)} (limit {human_seconds(cond.for_seconds)})"
             )
-            return dataclasses.replace(st, breaching_since=()), message, None
+            return st, ("StopConditionBreached", message), None
         wake = began + cond.for_seconds if wake is None else min(wake, began + cond.for_seconds)
     st = dataclasses.replace(st, breaching_since=tuple(sorted(since.items())))
-    if errors:
-        unique = "; ".join(dict.fromkeys(errors))
-        st = st.with_condition(STOP_CHECKED, "False", "PrometheusUnreachable", unique, now)
-    else:
-        st = st.with_condition(STOP_CHECKED, "True", "Evaluated", "stop conditions evaluated", now)
+    st, oldest = _unevaluable_clocks(now, st, problems)
+    st = _report(now, st, problems)
+    if oldest is not None and scenario.on_error is OnError.ABORT:
+        if now - oldest >= grace:
+            detail = "; ".join(m for _, _, m in problems)
+            message = (
+                f"stop conditions could not be evaluated for {human_seconds(now - oldest)} "
+                f"(grace {human_seconds(grace)}): {detail} (onError: abort)"
+            )
+            return st, ("StopConditionUnevaluable", message), None
+        wake = oldest + grace if wake is None else min(wake, oldest + grace)
     return st, None, wake
 
 

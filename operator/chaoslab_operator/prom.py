@@ -1,9 +1,11 @@
 """Stop-condition readings: PromQL instant queries against the Prometheus HTTP API.
 
 A query's value is its scalar, or the largest sample of its instant vector (any series
-above the threshold breaches the condition); an empty vector is "no data", which never
-breaches. Every failure (connection refused, timeout, HTTP or PromQL error, a range
-result) becomes a `Reading` with an error: reported in the scenario's status, never an abort.
+above the threshold breaches the condition); an empty vector or NaN is "no data". Every
+failure becomes a `Reading` with an error and a reason the planner acts on: QueryInvalid
+(HTTP 400 bad_data: a parse error, an unknown function; or a result that is not a scalar or
+an instant vector), QueryFailed (HTTP 422: the evaluation failed), PrometheusUnreachable
+(no connection, a timeout, any other HTTP error). Prometheus's own error text is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from chaoslab_operator.plan import Reading
+from chaoslab_operator.plan import QUERY_FAILED, QUERY_INVALID, UNREACHABLE, Reading
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,22 @@ class Prometheus:
                 payload = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             try:
-                detail = json.loads(exc.read()).get("error", "")
-            except (ValueError, OSError):
+                body = json.loads(exc.read())
+                detail = f"{body.get('errorType', '')}: {body.get('error', '')}".strip(": ")
+            except (ValueError, OSError, AttributeError):
                 detail = ""
-            return Reading(error=f"Prometheus {self.url}: HTTP {exc.code} {detail}".strip())
+            if exc.code == 400:
+                return Reading(error=f"Prometheus refused the query: {detail}",
+                               reason=QUERY_INVALID)
+            if exc.code == 422:
+                return Reading(error=f"Prometheus could not evaluate it: {detail}",
+                               reason=QUERY_FAILED)
+            return Reading(error=f"Prometheus {self.url}: HTTP {exc.code} {detail}".strip(),
+                           reason=UNREACHABLE)
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            return Reading(error=f"Prometheus {self.url} unreachable: {reason}")
+            return Reading(error=f"Prometheus {self.url} unreachable: {reason}",
+                           reason=UNREACHABLE)
         return parse_result(payload)
 
 
@@ -46,7 +57,8 @@ def parse_result(payload: object) -> Reading:
     """Interpret a /api/v1/query response body."""
     if not isinstance(payload, dict) or payload.get("status") != "success":
         error = payload.get("error") if isinstance(payload, dict) else None
-        return Reading(error=f"query failed: {error or 'unexpected response'}")
+        return Reading(error=f"query failed: {error or 'unexpected response'}",
+                       reason=QUERY_FAILED)
     data = payload.get("data") or {}
     kind, result = data.get("resultType"), data.get("result")
     try:
@@ -57,9 +69,13 @@ def parse_result(payload: object) -> Reading:
             values = [v for v in values if not math.isnan(v)]
             return Reading(value=max(values) if values else None)
     except (TypeError, ValueError, IndexError, KeyError) as exc:
-        return Reading(error=f"unreadable {kind} result: {exc}")
-    return Reading(error=f"query returned a {kind}, want a scalar or an instant vector")
+        return Reading(error=f"unreadable {kind} result: {exc}", reason=QUERY_FAILED)
+    hint = " (a range vector: wrap it, e.g. max_over_time(q[1m]))" if kind == "matrix" else ""
+    return Reading(
+        error=f"query returned a {kind}{hint}, want a scalar or an instant vector",
+        reason=QUERY_INVALID,
+    )
 
 
 def unavailable(reason: str = "no Prometheus URL configured (--prometheus)") -> Reading:
-    return Reading(error=reason)
+    return Reading(error=reason, reason=UNREACHABLE)

@@ -121,10 +121,13 @@ class Reconciler:
                 return None  # judged once the ConfigMap is usable
             return corefile_problem(base, scenario)
 
-        decided = planner.plan(now, observed, check, blocked=blocked)
+        grace = cfg.stop_grace_seconds
+        decided = planner.plan(now, observed, check, blocked=blocked, grace=grace)
         if decided.needing_stop_readings():
+            # Active scenarios' guardrails, and those of scenarios about to be injected
+            # (evaluated once before any fault goes in).
             readings = self._read_stop_conditions(decided)
-            decided = planner.plan(now, observed, check, readings, blocked)
+            decided = planner.plan(now, observed, check, readings, blocked, grace)
 
         # 1. Intent first: statuses (optimistic), so a restart continues from them.
         for d in decided.decisions:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chaoslab_dns.model import Fault, Mode, Scenario, StopCondition
+from chaoslab_dns.model import Fault, Mode, OnError, Scenario, StopCondition
 from chaoslab_dns.validate import ScenarioError, parse_scenario, parse_spec
 
 MANIFEST: dict[str, Any] = {
@@ -67,6 +67,17 @@ def test_defaults() -> None:
         (),
     )
     assert scenario.faults[0].probability == 1.0
+    assert scenario.on_error is OnError.ABORT  # fail closed unless told otherwise
+
+
+def test_on_error() -> None:
+    assert parse_scenario(manifest(onError="continue")).on_error is OnError.CONTINUE
+    assert parse_scenario(manifest(onError="abort")).on_error is OnError.ABORT
+    for bad in ("ignore", "Abort", 1, True):
+        with pytest.raises(ScenarioError) as info:
+            parse_scenario(manifest(onError=bad))
+        assert info.value.field == "spec.onError"
+        assert "want 'abort'" in info.value.message and "'continue'" in info.value.message
 
 
 def test_parse_spec_direct() -> None:

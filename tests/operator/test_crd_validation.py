@@ -68,6 +68,7 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("stop condition empty query",
      spec(stopConditions=[{"query": "", "above": 1, "for": "1s"}]),
      "spec.stopConditions[0].query"),
+    ("unknown onError", spec(onError="ignore"), "spec.onError"),
     ("stop condition above not a number",
      spec(stopConditions=[{"query": "up", "above": "lots", "for": "1s"}]),
      "spec.stopConditions[0].above"),
@@ -100,6 +101,8 @@ def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
         spec(duration="24h", startAfter="0"),
         spec(stopConditions=[{"query": 'sum(rate(x{a="b"}[1m]))', "above": 0.5, "for": "0s"}]),
         {"spec": {"faults": [OK_FAULT] * 16, "duration": "1h30m"}},
+        spec(onError="continue"),
+        spec(onError="abort"),
     ]
     for body in valid:
         result = lab.cp.kubectl("apply", "--dry-run=server", "-f", "-",

@@ -191,7 +191,7 @@ def test_stop_condition_clock_resets_below_threshold_and_on_no_data() -> None:
     assert nodata.status.breaching_since == ()
 
 
-def test_unreachable_prometheus_is_reported_not_an_abort() -> None:
+def test_unreachable_prometheus_within_the_grace_is_reported_not_an_abort() -> None:
     m = manifest(duration="1m", stop=STOP)
     first = decide(T0, observed(m), [Reading(1.0)])
     down = decide(T0 + 10, observed(m, roundtrip(first.status)), [Reading(error="refused")])
@@ -250,3 +250,97 @@ def test_active_scenarios_carry_their_end_into_the_compiler() -> None:
     assert again.scenario is not None and again.scenario.until == active.scenario.until
     assert not again.changed
     assert p.plan(now + 3, [observed(m, injected)], ok).active[0].until == injected.end_at
+
+
+GRACE = p.STOP_CONDITION_GRACE
+DOWN = Reading(error="Prometheus http://x unreachable: refused", reason=p.UNREACHABLE)
+INVALID = Reading(error="Prometheus refused the query: bad_data: 1:7: parse error: unclosed "
+                  "left parenthesis", reason=p.QUERY_INVALID)
+
+
+def test_injection_waits_for_a_first_evaluation() -> None:
+    """Without readings (the pass that only finds who needs them) nothing is injected."""
+    d = decide(T0, observed(manifest(stop=STOP)))
+    assert not d.active and d.wants_readings and d.needs_stop_readings
+    assert d.status.injected_at is None and d.status.phase is Phase.PENDING
+    assert p.plan(T0, [observed(manifest(stop=STOP))], ok).needing_stop_readings() == [d]
+
+
+def test_a_query_prometheus_refuses_fails_before_anything_is_injected() -> None:
+    d = decide(T0, observed(manifest(stop=STOP)), [INVALID])
+    assert not d.active and d.status.phase is Phase.FAILED
+    assert d.status.injected_at is None
+    assert d.status.reason == "StopConditionInvalid"
+    assert "1:7: parse error: unclosed left parenthesis" in d.status.message
+    assert "'errors'" in d.status.message and "nothing injected" in d.status.message
+    cond = d.status.condition(STOP_CHECKED)
+    assert cond is not None and (cond.status, cond.reason) == ("False", "QueryInvalid")
+    status, _ = p.confirm(d, injected=False, now=T0)
+    assert status.reverted_at is None  # never injected, so nothing was reverted
+
+
+@pytest.mark.parametrize("reading", [DOWN, Reading(None)], ids=["unreachable", "nodata"])
+def test_unevaluable_before_injection_waits_then_fails(reading: Reading) -> None:
+    m = manifest(stop=STOP)
+    first = decide(T0, observed(m), [reading])
+    assert not first.active and first.status.phase is Phase.PENDING
+    assert first.status.reason == reading.problem and first.wake_at == T0 + GRACE
+    assert first.status.unevaluable_since == ((0, T0),)
+    later = decide(T0 + GRACE - 1, observed(m, roundtrip(first.status)), [reading])
+    assert not later.active and later.status.phase is Phase.PENDING
+    gave_up = decide(T0 + GRACE, observed(m, roundtrip(later.status)), [reading])
+    assert not gave_up.active and gave_up.status.phase is Phase.FAILED
+    assert gave_up.status.reason == "StopConditionUnevaluable"
+    assert "onError: continue" in gave_up.status.message
+    assert gave_up.status.injected_at is None
+
+
+def test_evaluable_again_before_the_grace_injects() -> None:
+    m = manifest(stop=STOP)
+    first = decide(T0, observed(m), [DOWN])
+    back = decide(T0 + 5, observed(m, roundtrip(first.status)), [Reading(0.1)])
+    assert back.active and back.status.injected_at == T0 + 5
+    assert back.status.unevaluable_since == ()
+    cond = back.status.condition(STOP_CHECKED)
+    assert cond is not None and (cond.status, cond.reason) == ("True", "Evaluated")
+
+
+def test_on_error_continue_injects_blind_and_says_why() -> None:
+    m = manifest(duration="5m", stop=STOP)
+    m["spec"]["onError"] = "continue"
+    first = decide(T0, observed(m), [Reading(None)])
+    assert first.active and first.status.phase is Phase.ACTIVE
+    cond = first.status.condition(STOP_CHECKED)
+    assert cond is not None and (cond.status, cond.reason) == ("False", "NoData")
+    assert "or vector(0)" in cond.message
+    late = decide(T0 + 3 * GRACE, observed(m, roundtrip(first.status)), [DOWN])
+    assert late.active and late.status.phase is Phase.ACTIVE
+    cond = late.status.condition(STOP_CHECKED)
+    assert cond is not None and cond.reason == "PrometheusUnreachable"
+    assert "refused" in cond.message
+
+
+def test_active_scenario_unevaluable_for_the_grace_is_aborted() -> None:
+    m = manifest(duration="5m", stop=STOP)
+    first = decide(T0, observed(m), [Reading(0.1)])
+    down = decide(T0 + 10, observed(m, roundtrip(first.status)), [DOWN])
+    assert down.active and down.wake_at == T0 + 10 + GRACE
+    still = decide(T0 + 10 + GRACE - 0.5, observed(m, roundtrip(down.status)), [Reading(None)])
+    assert still.active  # no data continues the same grace clock
+    aborted = decide(T0 + 10 + GRACE, observed(m, roundtrip(still.status)), [DOWN])
+    assert not aborted.active and aborted.status.phase is Phase.ABORTED
+    assert aborted.status.reason == "StopConditionUnevaluable"
+    assert "could not be evaluated for 30s" in aborted.status.message
+    assert "unreachable" in aborted.status.message
+    assert [e.reason for e in aborted.events] == ["Aborted"]
+
+
+def test_grace_clock_survives_a_restart_and_resets_on_a_value() -> None:
+    m = manifest(duration="5m", stop=STOP)
+    first = decide(T0, observed(m), [Reading(0.1)])
+    down = decide(T0 + 1, observed(m, roundtrip(first.status)), [DOWN])
+    assert roundtrip(down.status).unevaluable_since == ((0, T0 + 1),)
+    assert roundtrip(down.status).to_dict()["stopConditions"] == [
+        {"index": 0, "unevaluableSince": rfc3339(T0 + 1)}]
+    ok_again = decide(T0 + 2, observed(m, roundtrip(down.status)), [Reading(0.1)])
+    assert ok_again.status.unevaluable_since == ()
