@@ -38,8 +38,10 @@ __all__ = [
     "check_corefile",
     "compile_corefile",
     "fault_line",
+    "fault_zones",
     "format_until",
     "strip_faults",
+    "zone_covers",
 ]
 
 BEGIN_MARKER = "# BEGIN chaoslab faults (managed by the chaoslab operator; do not edit)"
@@ -316,3 +318,48 @@ def check_corefile(text: str) -> None:
             body.append(line)
         if body and (body[0] != "chaoslab {" or body[-1] != "}" or "}" in body[1:-1]):
             raise CorefileError(f"{where}: the marked section must hold one chaoslab block")
+
+
+_SCHEME = re.compile(r"^[a-z0-9+.-]+://")
+
+
+def _zone(key: str) -> str:
+    """A server block key ("aws.internal:53", "dns://.:53", ".") -> its zone, "" for the root."""
+    key = _SCHEME.sub("", key.lower())
+    host, sep, port = key.rpartition(":")
+    if sep and port.isdigit():
+        key = host
+    return key.rstrip(".")
+
+
+def fault_zones(text: str) -> list[str]:
+    """Zones of the server blocks holding a marked section: the names a fault can reach.
+
+    A fault for a name outside all of them is compiled but never fires, so the operator
+    refuses it; "" is the root zone (a ``.`` block: every name).
+    """
+    lines = text.split("\n")
+    depths = _brace_depths(text)
+    headers: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(lines):
+        if depths[number] != 0:
+            continue
+        tokens = line.split("#", 1)[0].split()
+        if "{" in tokens:
+            headers.append((number, [_zone(k) for k in tokens[: tokens.index("{")]]))
+    zones: list[str] = []
+    for sec in _sections(lines):
+        owners = [keys for start, keys in headers if start < sec.begin]
+        for zone in owners[-1] if owners else []:
+            if zone not in zones:
+                zones.append(zone)
+    return zones
+
+
+def zone_covers(zone: str, target: str) -> bool:
+    """Can a query for ``target`` (a name or ``*.suffix``) reach a server block for ``zone``?"""
+    wildcard = target.startswith("*.")
+    name = target[2:] if wildcard else target
+    if zone == "" or name == zone or name.endswith("." + zone):
+        return True
+    return wildcard and zone.endswith("." + name)  # *.internal reaches aws.internal's names

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
 from pathlib import Path
 
+from chaoslab_operator.admission import DEFAULT_ALLOWED_NETWORKS
 from chaoslab_operator.config import OperatorConfig, parse_configmap_ref, parse_listen
 from chaoslab_operator.plan import STOP_CONDITION_GRACE
 
@@ -52,6 +54,19 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"want a positive number of seconds, got {text!r}")
     return value
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    """"127.0.0.0/8,10.96.0.0/12" -> the networks, each checked."""
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid network {part.strip()!r}: want CIDRs like 127.0.0.0/8,10.96.0.0/12"
+            ) from None
+    return tuple(out)
 
 
 def _configmap(text: str) -> tuple[str, str]:
@@ -118,6 +133,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the scenario says onError: continue (default: %(default)g)",
     )
     run.add_argument(
+        "--allowed-networks", type=_networks, default=DEFAULT_ALLOWED_NETWORKS,
+        metavar="CIDR[,CIDR...]",
+        help="networks the lab's services may dial (give the services' --allowed-networks); "
+        "a redirectTo outside them is refused (default: %(default)s)",
+    )
+    run.add_argument(
         "--api-timeout", type=_positive, default=10.0, metavar="SECONDS",
         help="timeout of each Kubernetes API request (default: %(default)g)",
     )
@@ -168,6 +189,7 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
         resync_seconds=getattr(args, "resync", 30.0),
         stop_check_seconds=getattr(args, "stop_check", 2.0),
         stop_grace_seconds=getattr(args, "stop_grace", STOP_CONDITION_GRACE),
+        allowed_networks=getattr(args, "allowed_networks", DEFAULT_ALLOWED_NETWORKS),
         api_timeout_seconds=getattr(args, "api_timeout", 10.0),
         watch_configmap=not getattr(args, "no_watch_configmap", False),
     )

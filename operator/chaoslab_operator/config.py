@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoslab_operator.admission import DEFAULT_ALLOWED_NETWORKS
 from chaoslab_operator.plan import STOP_CONDITION_GRACE
 from chaoslab_operator.resources import FINALIZER
 
@@ -34,6 +35,9 @@ class OperatorConfig:
     # How long a stop condition may be unevaluable before its scenario fails or is aborted
     # (scenarios with spec.onError: continue only report it).
     stop_grace_seconds: float = STOP_CONDITION_GRACE
+    # Networks the lab's services may dial (their --allowed-networks): a redirectTo outside
+    # them is refused before injection, naming them.
+    allowed_networks: tuple[str, ...] = DEFAULT_ALLOWED_NETWORKS
     # Timeout of every Kubernetes API call (connect and read), and of Prometheus queries.
     api_timeout_seconds: float = 10.0
     prometheus_timeout_seconds: float = 3.0

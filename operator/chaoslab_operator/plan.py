@@ -329,8 +329,17 @@ def differs(a: Status, b: Status) -> bool:
     return a.to_dict() != b.to_dict()
 
 
-# A check of one scenario's Corefile: None when fine, else the reason it is not.
-CorefileCheck = Callable[[Scenario], str | None]
+@dataclass(frozen=True)
+class Refusal:
+    """A check's verdict against a valid spec: status.reason and a message naming the mistake."""
+
+    reason: str
+    message: str
+
+
+# A check of one scenario against the live Corefile and the lab: None when fine, else why
+# not (a bare string: the compiled Corefile was rejected).
+CorefileCheck = Callable[[Scenario], "str | Refusal | None"]
 Readings = Mapping[Key, Sequence[Reading]]
 
 
@@ -385,6 +394,8 @@ def decide(
     events: list[Event] = []
     if st.accepted_at is None:
         problem = check(scenario)
+        if isinstance(problem, Refusal):
+            return _fail(now, obs, st, problem.reason, problem.message + "; nothing injected")
         if problem:
             return _fail(now, obs, st, "InvalidCorefile", f"compiled Corefile rejected: {problem}")
         st = dataclasses.replace(
