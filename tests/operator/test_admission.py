@@ -75,3 +75,15 @@ def test_refused_before_injection_naming_the_mistake(
     assert lab.configmap_version() == version and lab.configmap() == lab.base
     assert lab.resolve("iam.aws.internal") == BASE_ANSWER
     lab.delete(name)
+
+
+def test_an_upper_case_target_is_lower_cased(lab: OpLab) -> None:
+    """DNS names are case-insensitive: the CRD accepts the capitals, the Corefile has none."""
+    fault = {"target": "IAM.aws.internal", "mode": "nxdomain"}
+    assert lab.apply(scenario_yaml("capitals", [fault], duration="1m")).returncode == 0
+    lab.wait_dns("iam.aws.internal", "NXDOMAIN")
+    assert lab.phase("capitals") == "Active"
+    assert "fault iam.aws.internal nxdomain until " in lab.configmap()
+    assert "IAM" not in lab.configmap()
+    lab.delete("capitals")
+    assert lab.configmap() == lab.base

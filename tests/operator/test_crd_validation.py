@@ -47,7 +47,6 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("target with empty label", fault(target="a..aws.internal"), T),
     ("bare wildcard", fault(target="*"), T),
     ("wildcard inside", fault(target="a.*.aws.internal"), T),
-    ("upper-case target", fault(target="DynamoDB.aws.internal"), T),
     ("missing target", {"spec": {"faults": [{"mode": "nodata"}], "duration": "1m"}}, T),
     ("negative probability", fault(probability=-0.5), "spec.faults[0].probability"),
     ("zero probability", fault(probability=0), "spec.faults[0].probability"),
@@ -75,6 +74,21 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+# What a person meets: the problem named, the value quoted (a trailing space visible).
+READABLE: list[tuple[str, dict[str, Any], str]] = [
+    ("trailing space", fault(target="dynamodb.us-east-1.aws.internal "),
+     'has white space at its start or end: "dynamodb.us-east-1.aws.internal " (remove it)'),
+    ("not a name", fault(target="dynamodb..aws.internal"),
+     '"dynamodb..aws.internal" is not a DNS name: want labels of letters, digits and inner '
+     "hyphens"),
+    ("duration in words", spec(duration="2 minutes"),
+     'must be a Go duration such as 800ms, 90s, 2m or 1h30m, got "2 minutes"'),
+    ("duration too long", spec(duration="25h"), 'must be more than 0s and at most 24h, got "25h"'),
+    ("bad IPv4", fault(mode="redirect", redirectTo="300.1.1.1"),
+     'must be an IPv4 address such as 127.0.0.9, got "300.1.1.1"'),
+]
+
+
 @pytest.fixture(scope="module")
 def pristine(lab: OpLab) -> tuple[str, str]:
     return lab.configmap(), lab.configmap_version()
@@ -90,6 +104,17 @@ def test_rejected_at_apply_naming_the_field(
     assert lab.get("bad") is None
 
 
+@pytest.mark.parametrize(("case", "body", "says"), READABLE, ids=[r[0] for r in READABLE])
+def test_messages_name_the_mistake_readably(
+    lab: OpLab, pristine: tuple[str, str], case: str, body: dict[str, Any], says: str
+) -> None:
+    result = lab.apply(manifest(body["spec"]))
+    assert result.returncode != 0, f"{case}: accepted"
+    assert says in result.stderr, result.stderr
+    assert "should match" not in result.stderr, result.stderr  # no bare regex dump
+    assert 'Invalid value: "string"' not in result.stderr, result.stderr
+
+
 def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
     valid = [
         fault(target="*.us-east-1.aws.internal"),
@@ -102,6 +127,8 @@ def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
         spec(stopConditions=[{"query": 'sum(rate(x{a="b"}[1m]))', "above": 0.5, "for": "0s"}]),
         {"spec": {"faults": [OK_FAULT] * 16, "duration": "1h30m"}},
         spec(onError="continue"),
+        fault(target="DynamoDB.us-east-1.aws.internal"),  # lower-cased by the operator
+        fault(target="dynamodb.us-east-1.aws.internal."),
         spec(onError="abort"),
     ]
     for body in valid:
