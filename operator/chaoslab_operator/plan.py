@@ -38,6 +38,7 @@ class Phase(StrEnum):
     COMPLETED = "Completed"
     ABORTED = "Aborted"
     FAILED = "Failed"
+    PAUSED = "Paused"  # the pause annotation is set: faults out, the end unchanged
 
 
 TERMINAL = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
@@ -48,6 +49,11 @@ INJECTED = "Injected"  # the faults are in the ConfigMap right now (observed, no
 STOP_CHECKED = "StopConditionsChecked"  # stop conditions could be evaluated at the last check
 
 Key = tuple[str, str]  # (namespace, name)
+
+# `kubectl annotate outagescenario NAME chaoslab.io/paused=true` takes a scenario's faults out
+# without ending it (its end stays where it was); removing the annotation (or any other
+# value) puts them back until that end.
+PAUSE_ANNOTATION = "chaoslab.io/paused"
 
 # Why a stop condition has no value (the StopConditionsChecked reason).
 QUERY_INVALID = "QueryInvalid"  # Prometheus refused the query (parse error, unknown function,
@@ -226,6 +232,7 @@ class Observed:
     deleting: bool = False
     finalized: bool = True  # carries the operator's finalizer (injection waits for it)
     status: Status = field(default_factory=Status)
+    paused: bool = False  # the PAUSE_ANNOTATION is "true"
 
     @property
     def key(self) -> Key:
@@ -244,6 +251,8 @@ class Observed:
             deleting=bool(meta.get("deletionTimestamp")),
             finalized=finalizer in (meta.get("finalizers") or ()),
             status=Status.from_dict(obj.get("status")),
+            paused=str((meta.get("annotations") or {}).get(PAUSE_ANNOTATION, "")).lower()
+            == "true",
         )
 
 
@@ -420,6 +429,10 @@ def decide(
                 f"starts at {rfc3339(start_at)} (startAfter {human_seconds(scenario.start_after)})",
             )
             return Decision(obs, scenario, st, False, tuple(events), wake_at=start_at)
+        if obs.paused:
+            st = _phase(st, Phase.PAUSED, "Paused",
+                        f"paused ({PAUSE_ANNOTATION}) before injection: nothing injected")
+            return Decision(obs, scenario, st, False, tuple(events))
         if not obs.finalized:
             # Never inject before the finalizer is on: a deletion must always find it.
             st = _phase(st, Phase.PENDING, "AwaitingFinalizer", "waiting for the finalizer")
@@ -445,6 +458,19 @@ def decide(
         st = _end(st, now, Phase.COMPLETED, "DurationElapsed", ran)
         events.append(Event("Normal", "Completed", ran))
         return Decision(obs, scenario, st, False, tuple(events))
+
+    if obs.paused:
+        if st.phase is not Phase.PAUSED:
+            events.append(Event("Normal", "Paused", f"faults out; still ends at {rfc3339(end_at)}"))
+        # Guardrail clocks restart on resume: a pause is not a breach, nor an outage of them.
+        st = dataclasses.replace(st, breaching_since=(), unevaluable_since=())
+        st = _phase(
+            st, Phase.PAUSED, "Paused",
+            f"paused ({PAUSE_ANNOTATION}): faults out; still ends at {rfc3339(end_at)}",
+        )
+        return Decision(obs, scenario, st, False, tuple(events), wake_at=end_at)
+    if st.phase is Phase.PAUSED:
+        events.append(Event("Normal", "Resumed", f"faults back in until {rfc3339(end_at)}"))
 
     wake_at = end_at
     if scenario.stop_conditions:
@@ -644,9 +670,11 @@ def confirm(
     if st.injected_at is None:
         reason, message = (
             ("NotStarted", "waiting for the start time")
-            if st.phase in (Phase.PENDING, Phase.SCHEDULED, None)
+            if st.phase in (Phase.PENDING, Phase.SCHEDULED, Phase.PAUSED, None)
             else ("NotInjected", "never injected")
         )
+    elif st.phase is Phase.PAUSED:
+        reason, message = "Paused", "faults removed from the Corefile while paused"
     else:
         reason, message = "Reverted", "faults removed from the Corefile"
     return st.with_condition(INJECTED, "False", reason, message, now), tuple(events)

@@ -147,3 +147,28 @@ def test_user_edits_outside_markers_are_kept(lab: OpLab) -> None:
     lab.cp.kubectl("patch", "configmap", "coredns", "-n", "kube-system", "--type=merge",
                    "-p", json.dumps({"data": {"Corefile": lab.base}}))
     lab.wait_dns(DYNAMO, BASE_ANSWER)
+
+
+def test_pause_and_resume_keep_the_end(lab: OpLab) -> None:
+    """Annotated paused: faults out at once, phase Paused, endAt unchanged; unannotated:
+    faults back in, and the scenario still ends at its original end."""
+    manifest = scenario_yaml("breather", [{"target": DYNAMO, "mode": "servfail"}],
+                             duration="8s")
+    assert lab.apply(manifest).returncode == 0
+    lab.wait_dns(DYNAMO, "SERVFAIL")
+    end_at = lab.status("breather")["endAt"]
+    lab.cp.kubectl("annotate", "outagescenario", "breather", "chaoslab.io/paused=true")
+    assert lab.wait_dns(DYNAMO, BASE_ANSWER, timeout=3) < 2.0
+    status = lab.wait_phase("breather", "Paused", timeout=3)
+    assert status["endAt"] == end_at and not status.get("revertedAt")
+    assert "still ends at" in status["message"] and lab.configmap() == lab.base
+    lab.cp.kubectl("annotate", "outagescenario", "breather", "chaoslab.io/paused-")
+    lab.wait_dns(DYNAMO, "SERVFAIL", timeout=3)
+    assert lab.wait_phase("breather", "Active", timeout=3)["endAt"] == end_at
+    done = lab.wait_phase("breather", "Completed", timeout=10)
+    ended, planned = parse_time(done["endedAt"]), parse_time(end_at)
+    assert ended is not None and planned is not None and 0 <= ended - planned < 1.0
+    wait_for("Paused and Resumed events",
+             lambda: {"Paused", "Resumed"} <= set(lab.events("breather")), 5)
+    lab.wait_dns(DYNAMO, BASE_ANSWER)
+    lab.delete("breather")

@@ -344,3 +344,40 @@ def test_grace_clock_survives_a_restart_and_resets_on_a_value() -> None:
         {"index": 0, "unevaluableSince": rfc3339(T0 + 1)}]
     ok_again = decide(T0 + 2, observed(m, roundtrip(down.status)), [Reading(0.1)])
     assert ok_again.status.unevaluable_since == ()
+
+
+def paused(m: dict[str, Any], st: Status, on: bool = True) -> Observed:
+    return dataclasses.replace(observed(m, st), paused=on)
+
+
+def test_pause_takes_the_faults_out_and_keeps_the_end() -> None:
+    m = manifest(duration="10s")
+    first = decide(T0, observed(m))
+    injected, _ = p.confirm(first, True, T0)
+    hold = decide(T0 + 3, paused(m, roundtrip(injected)))
+    assert not hold.active and hold.status.phase is Phase.PAUSED
+    assert hold.status.end_at == T0 + 10 and hold.wake_at == T0 + 10
+    assert [e.reason for e in hold.events] == ["Paused"]
+    held, events = p.confirm(hold, False, T0 + 3)
+    assert held.reverted_at is None and events == ()  # a pause is not a revert
+    assert held.condition(INJECTED).reason == "Paused"  # type: ignore[union-attr]
+    again = decide(T0 + 5, paused(m, roundtrip(held)))
+    assert not again.changed and again.events == ()
+    resumed = decide(T0 + 6, paused(m, roundtrip(held), on=False))
+    assert resumed.active and resumed.status.phase is Phase.ACTIVE
+    assert resumed.status.end_at == T0 + 10 and [e.reason for e in resumed.events] == ["Resumed"]
+    ended = decide(T0 + 10, paused(m, roundtrip(held)))
+    assert ended.status.phase is Phase.COMPLETED  # the end comes, paused or not
+
+
+def test_pause_before_injection_injects_nothing() -> None:
+    d = decide(T0, dataclasses.replace(observed(), paused=True))
+    assert not d.active and d.status.phase is Phase.PAUSED and d.status.injected_at is None
+
+
+def test_pause_annotation_is_read_from_the_object() -> None:
+    obj = {**manifest(), "metadata": {**manifest()["metadata"],
+                                      "annotations": {p.PAUSE_ANNOTATION: "True"}}}
+    assert Observed.from_object(obj, "f").paused
+    obj["metadata"]["annotations"][p.PAUSE_ANNOTATION] = "false"
+    assert not Observed.from_object(obj, "f").paused
