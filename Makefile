@@ -10,7 +10,7 @@ LAB    ?= kind
 OUT    ?= reports/latest
 PYTEST_ARGS ?=
 
-.PHONY: help tools node-tools venv test demo up down status lint protos images clean
+.PHONY: help tools node-tools node-images venv test demo up down status lint protos images clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ tools: ## build/install the pinned real binaries into .tools/bin (cached)
 
 node-tools: tools ## also the node lab's: kubelet & co., pause, containerd, buildah (cached)
 	@tools/install.sh node
+
+node-images: node-tools ## the node lab's images, without Docker (cached in .tools/images)
+	@charts/node-images.sh
 
 # The venv is rebuilt only when pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -31,7 +34,7 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed ## the Python environment (.venv)
 
-test: tools node-tools venv ## the whole test suite
+test: tools node-tools node-images venv ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: tools venv ## the flagship game day on a local lab; report in $(OUT)

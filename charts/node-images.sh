@@ -7,11 +7,14 @@
 #                                  cap_net_bind_service on the binary as in dns/coredns/Dockerfile
 #   chaoslab/prometheus:TAG        Debian's prometheus binary (.tools/bin) with its libc
 #   chaoslab/pause:K8S             pause.c of the pinned Kubernetes (.tools/bin/pause)
-# Each image is written as an OCI archive to .tools/images/NAME.tar, named docker.io/...
-# as the kubelet looks it up; `ctr images import` loads it into the node's containerd.
-# Cached: an image is rebuilt only when the hash of its inputs changes, so a second run
-# takes seconds. buildah keeps its own storage in .tools/buildah (not the host's).
-# Settings: IMAGE_TAG (default dev), IMAGES_DIR (.tools/images), FORCE=1 rebuilds all.
+# Each image is written as an OCI archive to $CHAOSLAB_IMAGE_CACHE/images/NAME.tar, named
+# docker.io/... as the kubelet looks it up; `ctr images import` loads it into the node's
+# containerd. Cached: an image is rebuilt only when the hash of its inputs (sources,
+# binaries, base) changes, so a second run takes seconds, and a fresh clone on a machine
+# that built once (CI) reuses what is unchanged. buildah keeps its own storage there too,
+# never the host's.
+# Settings: IMAGE_TAG (default dev), CHAOSLAB_IMAGE_CACHE (default ~/.cache/chaoslab),
+# FORCE=1 rebuilds all.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +24,10 @@ case ${1:-} in
   *) printf 'ERROR [images] unknown argument %s (see --help)\n' "$1" >&2; exit 2 ;;
 esac
 tag=${IMAGE_TAG:-dev}
-out=${IMAGES_DIR:-$root/.tools/images}
+cache=${CHAOSLAB_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaoslab}
+out=$cache/images
 bin=$root/.tools/bin
-store=$root/.tools/buildah
+store=$cache/buildah
 K8S_PAUSE_TAG=3.10
 mkdir -p "$out" "$store"
 
@@ -113,6 +117,7 @@ else
     --build-arg "PYTHON_IMAGE=$base_ref" -t "$lab_ref" -f "$root/Dockerfile" "$root" \
     || fail "building $lab_ref failed (see the build output above)"
   export_image lab "$lab_ref" "$lab_hash"
+  b rmi --prune >/dev/null 2>&1 || true  # the previous build's layers
 fi
 
 # --- CoreDNS, Prometheus, pause: the binaries make tools built -------------------------

@@ -18,12 +18,15 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import pytest
 from conftest import RunningNode, host_footprint, wait_for
 
 from chaoslab.node import layout
 from chaoslab.node.cluster import UNINSTALL_SCRIPT, down
 from chaoslab.toolpaths import REPO_ROOT, tool
 
+# The first test also starts the node (the images are built beforehand by `make test`).
+pytestmark = pytest.mark.timeout(900)
 TARGET = "dynamodb.us-east-1.aws.internal"
 LAB_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text()
 KIND_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-default").read_text()

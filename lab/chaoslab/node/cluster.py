@@ -68,6 +68,12 @@ SYSTEM_PROGRAMS = {
 }
 
 
+def image_cache() -> Path:
+    """Where charts/node-images.sh keeps the images (outside the checkout, keyed by hash)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chaoslab"
+    return Path(os.environ.get("CHAOSLAB_IMAGE_CACHE", default))
+
+
 def _print(message: str) -> None:
     print(f"==> [node] {message}", flush=True)
 
@@ -232,10 +238,12 @@ class NodeLab:
                               capture_output=True, text=True, timeout=timeout)
 
     def _import_images(self) -> None:
-        images = REPO_ROOT / ".tools" / "images"
+        images = image_cache() / "images"
         for name in IMAGES:
             archive = images / f"{name}.tar"
-            out = self._ctr("images", "import", "--no-unpack", str(archive))
+            # Unpacked here, once: left to the first CreateContainer, a dozen pods unpack
+            # the same image at once and the kubelet's 2-minute deadline runs out.
+            out = self._ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
             if out.returncode != 0:
                 raise ComponentFailed(f"importing {archive} into containerd failed: "
                                       f"{out.stderr.strip()}")
