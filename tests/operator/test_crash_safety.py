@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -111,6 +113,57 @@ def test_a_fault_does_not_outlive_a_killed_operator(lab: OpLab) -> None:
     lab.delete("dead-man", NAMESPACE)
 
 
+RULE = re.compile(r"^\s*fault (\S+) .* until (\S+) scenario (\S+)\s*$", re.M)
+
+
+class NoStaleFaults:
+    """Samples DNS for every target all along: a faulted answer must come from a rule that
+    was in the ConfigMap less than WITHIN ago and whose end is less than WITHIN ago. That is
+    "DNS pristine at every scenario end" for all lifecycles at once, operator up or down."""
+
+    def __init__(self, lab: OpLab) -> None:
+        self.lab = lab
+        self.last_seen: dict[tuple[str, float], float] = {}  # (target, until) -> time
+        self.violations: list[str] = []
+        self.samples = self.faulted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> None:
+        now = time.time()
+        for target, until, _ in RULE.findall(self.lab.configmap()):
+            end = parse_time(until)
+            assert end is not None, until
+            self.last_seen[(target, end)] = now
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self._read()  # before and after the queries: every rule they may meet
+                answers = {name: self.lab.resolve(name, 0.3) for name in ENDPOINTS}
+                self._read()
+            except Exception:  # an API hiccup: skip this sample
+                continue
+            now = time.time()
+            self.samples += 1
+            for name, answer in answers.items():
+                if answer == BASE_ANSWER:
+                    continue
+                self.faulted += 1
+                if not any(t == name and now < min(end, seen) + WITHIN
+                           for (t, end), seen in self.last_seen.items()):
+                    self.violations.append(f"{name} {answer} at {now:.2f}: no rule for it "
+                                           f"ended or was removed within {WITHIN}s")
+
+    def __enter__(self) -> NoStaleFaults:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
 @dataclass
 class Life:
     name: str
@@ -164,49 +217,54 @@ def test_random_kills_over_30_lifecycles(lab: OpLab) -> None:
     targets = sorted(set(ENDPOINTS) - {ORPHAN_TARGET})
     kills: dict[str, int] = {}
     gone_after: dict[str, float] = {}
-    t0 = time.monotonic()
-    for at, action, arg in actions:
-        delay = t0 + at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        if action == "create":
-            life = by_name[arg]
-            fault = ({"target": ORPHAN_TARGET, "mode": "nxdomain"} if life.name in orphans
-                     else {"target": rng.choice(targets), "mode": rng.choice(MODES)})
-            create_scenario(lab, scenario_dict(
-                life.name, [fault], f"{life.duration}s", NAMESPACE, f"{life.start_after}s",
-            ))
-        elif action == "orphan":
-            gone_after[arg] = orphan_lifecycle(lab, arg, "NXDOMAIN")
-            kills["orphan"] = kills.get("orphan", 0) + 1
-        elif action == "delete":
-            delete_scenario(lab, arg, NAMESPACE)
-        elif action == "kill" and lab.operator is not None:
-            # Kill a working operator (not one still importing kopf): wait for it briefly.
-            with contextlib.suppress(AssertionError):
-                lab.wait_operator_ready(timeout=2)
-            lab.kill_operator()
-            kills[arg] = kills.get(arg, 0) + 1
-        elif action == "restart" and lab.operator is None:
+    with NoStaleFaults(lab) as stale:
+        t0 = time.monotonic()
+        for at, action, arg in actions:
+            delay = t0 + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if action == "create":
+                life = by_name[arg]
+                fault = ({"target": ORPHAN_TARGET, "mode": "nxdomain"} if life.name in orphans
+                         else {"target": rng.choice(targets), "mode": rng.choice(MODES)})
+                create_scenario(lab, scenario_dict(
+                    life.name, [fault], f"{life.duration}s", NAMESPACE, f"{life.start_after}s",
+                ))
+            elif action == "orphan":
+                gone_after[arg] = orphan_lifecycle(lab, arg, "NXDOMAIN")
+                kills["orphan"] = kills.get("orphan", 0) + 1
+            elif action == "delete":
+                delete_scenario(lab, arg, NAMESPACE)
+            elif action == "kill" and lab.operator is not None:
+                # Kill a working operator (not one still importing kopf): wait for it briefly.
+                with contextlib.suppress(AssertionError):
+                    lab.wait_operator_ready(timeout=2)
+                lab.kill_operator()
+                kills[arg] = kills.get(arg, 0) + 1
+            elif action == "restart" and lab.operator is None:
+                lab.start_operator(wait_ready=False)
+        if lab.operator is None:
             lab.start_operator(wait_ready=False)
-    if lab.operator is None:
-        lab.start_operator(wait_ready=False)
-    print(f"operator SIGKILLed {sum(kills.values())} times: {kills}")
-    print("orphaned faults gone after their end: "
-          + ", ".join(f"{n} {s:.2f}s" for n, s in sorted(gone_after.items())))
-    assert sum(kills.values()) >= 15, kills
-    assert set(kills) == {"inject", "active", "revert", "deletion", "orphan"}, kills
-    assert set(gone_after) == orphans
+        print(f"operator SIGKILLed {sum(kills.values())} times: {kills}")
+        print("orphaned faults gone after their end: "
+              + ", ".join(f"{n} {s:.2f}s" for n, s in sorted(gone_after.items())))
+        assert sum(kills.values()) >= 15, kills
+        assert set(kills) == {"inject", "active", "revert", "deletion", "orphan"}, kills
+        assert set(gone_after) == orphans
 
-    # Let every lifecycle run out with the operator up.
-    def all_final() -> bool:
-        items = [s for s in lab.scenarios() if not s["metadata"].get("deletionTimestamp")]
-        return all((s.get("status") or {}).get("phase") in FINAL for s in items)
+        # Let every lifecycle run out with the operator up.
+        def all_final() -> bool:
+            items = [s for s in lab.scenarios() if not s["metadata"].get("deletionTimestamp")]
+            return all((s.get("status") or {}).get("phase") in FINAL for s in items)
 
-    wait_for("every scenario final", all_final, 30, 0.2)
-    wait_for("pending deletions done", lambda: not any(
-        s["metadata"].get("deletionTimestamp") for s in lab.scenarios()), 20, 0.2)
-    wait_for("pristine ConfigMap", lambda: lab.configmap() == lab.base, 10)
+        wait_for("every scenario final", all_final, 30, 0.2)
+        wait_for("pending deletions done", lambda: not any(
+            s["metadata"].get("deletionTimestamp") for s in lab.scenarios()), 20, 0.2)
+        wait_for("pristine ConfigMap", lambda: lab.configmap() == lab.base, 10)
+    print(f"DNS sampled {stale.samples} times, {stale.faulted} faulted answers, all within "
+          f"{WITHIN}s of a rule's end or removal")
+    assert not stale.violations, stale.violations[:5]
+    assert stale.samples >= 100 and stale.faulted >= 50, (stale.samples, stale.faulted)
 
     survivors = lab.scenarios()
     for obj in survivors:
