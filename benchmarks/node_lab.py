@@ -3,8 +3,9 @@ how long a fault takes to reach the cluster DNS on it (issue 12).
 
     sudo .venv/bin/python benchmarks/node_lab.py [--rounds 10] [--cold]
 
---cold first removes the image cache (~/.cache/chaoslab/images), so the first `up` builds
-every image; without it the first `up` is as warm as the cache is. A second `up` always follows the
+--cold first empties the image cache (~/.cache/chaoslab: the images and containerd's store),
+so the first `up` builds, imports and unpacks every image; without it the first `up` is as
+warm as the cache is. A second `up` always follows the
 first's `down`: that is the warm figure. Fault latency is measured from the host, at the
 cluster DNS Service (10.96.0.10), polling every 50 ms: apply -> first NODATA answer,
 delete -> first real answer again. With kind-config.yaml's kubelet settings (syncFrequency
@@ -28,7 +29,8 @@ import dns.rcode
 
 from chaoslab.controlplane import resident_memory_bytes
 from chaoslab.node import hostnet, layout
-from chaoslab.node.cluster import NodeLab, NodeOptions, down, image_cache, kubectl
+from chaoslab.node.cluster import NodeLab, NodeOptions, down, kubectl
+from chaoslab.node.layout import cache_dir
 
 TARGET = "dynamodb.us-east-1.aws.internal"
 SCENARIO = f"""apiVersion: chaoslab.io/v1alpha1
@@ -84,7 +86,8 @@ def main() -> int:
     args = parser.parse_args()
     hostnet.require_root()
     if args.cold:
-        shutil.rmtree(image_cache() / "images", ignore_errors=True)
+        for part in ("images", "containerd", "buildah"):
+            shutil.rmtree(cache_dir() / part, ignore_errors=True)
     lab_dir = Path(tempfile.mkdtemp(prefix="chaoslab-bench-node-"))
     try:
         measure(lab_dir, args.rounds, args.cold)

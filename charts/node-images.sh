@@ -38,8 +38,9 @@ for cmd in buildah mmdebstrap; do
 done
 b() { buildah --root "$store/root" --runroot "$store/run" --storage-driver overlay "$@"; }
 
-# hash_of FILE... -> one hash over the files' names and contents
-hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# hash_of FILE... -> one hash over the files' contents (not their paths: the script is run
+# by relative and by absolute path)
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 fresh() { [[ ${FORCE:-0} != 1 && -f $out/$1.tar && -f $out/$1.hash && $(cat "$out/$1.hash") == "$2" ]]; }
 export_image() { # stem ref hash
   rm -f "$out/$1.tar"

@@ -10,7 +10,7 @@ from chaoslab.node import configs, hostnet, layout
 from chaoslab.node.cluster import KIND_CONFIG
 from chaoslab.node.layout import NodePaths
 
-PATHS = NodePaths(Path("/srv/lab"))
+PATHS = NodePaths(Path("/srv/lab"), cache=Path("/srv/cache"))
 
 
 def test_the_kubelet_gets_kind_configs_settings() -> None:
@@ -43,7 +43,8 @@ def test_pods_resolver_is_on_the_host() -> None:
 
 def test_containerd_is_private_and_never_lowers_oom_scores() -> None:
     config = tomllib.loads(configs.containerd_config(PATHS))
-    assert config["root"] == "/srv/lab/node/containerd"
+    assert config["root"] == "/srv/cache/containerd"  # the imported images outlive `down`
+    assert config["state"] == "/run/chaoslab-node/containerd"
     assert config["grpc"]["address"] == "/run/chaoslab-node/containerd.sock"
     cri = config["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["restrict_oom_score_adj"] is True

@@ -7,13 +7,18 @@ lab and take the node down, and check the host is as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import signal
 import subprocess
 import textwrap
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -23,6 +28,7 @@ from conftest import RunningNode, host_footprint, wait_for
 
 from chaoslab.node import layout
 from chaoslab.node.cluster import UNINSTALL_SCRIPT, down
+from chaoslab.procs import processes_mentioning
 from chaoslab.toolpaths import REPO_ROOT, tool
 
 # The first test also starts the node (the images are built beforehand by `make test`).
@@ -188,6 +194,53 @@ def test_a_replaced_operator_pod_reverts_the_fault_on_schedule(node: RunningNode
     assert new and new != pods
     assert node.corefile() == LAB_COREFILE
     node.kubectl("-n", "default", "delete", "outagescenario", "node-restart")
+
+
+def test_with_the_operator_gone_for_good_the_fault_still_ends_on_time(node: RunningNode) -> None:
+    """The data plane's dead-man's switch (issue 15): every rule carries its end, so with no
+    operator left to revert it, CoreDNS stops applying the fault at the scenario's end."""
+    node.kubectl("apply", "-f", "-", input=scenario("node-orphan", "45s"))
+    wait_for("the fault live", lambda: faulted(node), 60, interval=1)
+    # SIGKILL, as a crash would (the operator pod's process, seen from the host), then no
+    # replacement: the Deployment scaled to zero, as a CrashLoopBackOff or a lost node.
+    killed = [pid for pid, cmd in processes_mentioning("operator run")
+              if "kubepods" in Path(f"/proc/{pid}/cgroup").read_text()]
+    assert killed, "no operator process in the node's pods"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    node.kubectl("-n", "chaoslab", "scale", "deployment/chaoslab-operator", "--replicas=0")
+    wait_for("the operator pod gone", lambda: not node.kubectl(
+        "-n", "chaoslab", "get", "pods", "-l", "app.kubernetes.io/component=operator",
+        "-o", "name").stdout.strip(), 60, interval=1)
+    status = node.json("-n", "default", "get", "outagescenario", "node-orphan")["status"]
+    end = dt.datetime.fromisoformat(status["endAt"].replace("Z", "+00:00"))
+    assert host_sees() == "fault"  # still live: nobody reverted it
+    while dt.datetime.now(dt.UTC) < end + dt.timedelta(seconds=2):
+        if host_sees() == "ok":
+            break
+        time.sleep(0.1)
+    restored_at = dt.datetime.now(dt.UTC)
+    late = (restored_at - end).total_seconds()
+    print(f"fault ended {late:+.2f}s from the scenario's end with no operator")
+    assert host_sees() == "ok" and late <= 2.0, f"fault still live {late:.1f}s after the end"
+    assert "chaoslab faults" in node.corefile() and node.corefile() != LAB_COREFILE
+    # The operator back: it finds the scenario over and writes the pristine Corefile.
+    node.kubectl("-n", "chaoslab", "scale", "deployment/chaoslab-operator", "--replicas=1")
+    wait_for("the Corefile pristine again", lambda: node.corefile() == LAB_COREFILE, 120,
+             interval=2)
+    node.kubectl("-n", "default", "delete", "outagescenario", "node-orphan")
+
+
+def host_sees() -> str:
+    """'fault' (NODATA), 'ok' (an address) or 'other', as the cluster DNS answers the host."""
+    try:
+        reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS,
+                              timeout=0.5)
+    except dns.exception.Timeout:
+        return "other"
+    if reply.rcode() != dns.rcode.NOERROR:
+        return "other"
+    return "ok" if reply.answer else "fault"
 
 
 # -- taking it down ------------------------------------------------------------------------------

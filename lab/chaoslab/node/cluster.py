@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tarfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -68,14 +69,14 @@ SYSTEM_PROGRAMS = {
 }
 
 
-def image_cache() -> Path:
-    """Where charts/node-images.sh keeps the images (outside the checkout, keyed by hash)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chaoslab"
-    return Path(os.environ.get("CHAOSLAB_IMAGE_CACHE", default))
-
-
 def _print(message: str) -> None:
     print(f"==> [node] {message}", flush=True)
+
+
+def timed(progress: Progress) -> Progress:
+    """`progress` with the seconds since this call in front: where a long step's time goes."""
+    t0 = time.monotonic()
+    return lambda message: progress(f"[{time.monotonic() - t0:5.1f}s] {message}")
 
 
 def missing_pieces() -> list[str]:
@@ -120,15 +121,18 @@ class NodeLab:
             raise ToolMissing("the node lab cannot start; missing:\n  " + "\n  ".join(missing))
         paths = self.paths
         refuse_if_running(paths)
-        t0 = time.monotonic()
+        plain = self.progress
+        self.progress = timed(plain)
         try:
             state = self._up(paths)
         except BaseException:
             self.progress("start-up failed; stopping what was started "
                           f"(logs stay in {paths.logs})")
-            down(self.options.lab_dir, self.progress)
+            down(self.options.lab_dir, plain)
             raise
-        self.progress(f"node lab ready in {time.monotonic() - t0:.0f}s")
+        finally:
+            self.progress = plain
+        self.progress("node lab ready: every pod is Ready")
         return state
 
     def _up(self, paths: NodePaths) -> LabState:
@@ -238,9 +242,12 @@ class NodeLab:
                               capture_output=True, text=True, timeout=timeout)
 
     def _import_images(self) -> None:
-        images = image_cache() / "images"
+        have = self._ctr("images", "ls").stdout.split()
         for name in IMAGES:
-            archive = images / f"{name}.tar"
+            archive = self.paths.images / f"{name}.tar"
+            if archive_digest(archive) in have:
+                continue  # containerd's store (kept in the cache) has this very image
+            self.progress(f"importing {archive.name} into containerd")
             # Unpacked here, once: left to the first CreateContainer, a dozen pods unpack
             # the same image at once and the kubelet's 2-minute deadline runs out.
             out = self._ctr("images", "import", "--snapshotter", "overlayfs", str(archive))
@@ -338,6 +345,15 @@ def kubectl(paths: NodePaths, *args: str, input: str | None = None, check: bool 
     return result
 
 
+def archive_digest(archive: Path) -> str:
+    """The manifest digest of an OCI archive (what `ctr images ls` shows once imported)."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("index.json")
+        if member is None:
+            raise ComponentFailed(f"{archive} is not an OCI archive (no index.json)")
+        return str(json.load(member)["manifests"][0]["digest"])
+
+
 def _http_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=2) as resp:
         return 200 <= resp.status < 300
@@ -386,6 +402,7 @@ def down(lab_dir: Path, progress: Progress = _print) -> list[str]:
     twice, and after an `up` that crashed at any point.
     """
     hostnet.require_root()
+    progress = timed(progress)
     paths = NodePaths(lab_dir.resolve())
     state = LabState.load(paths.state_file) if paths.state_file.exists() else None
     if state is None and not paths.ledger.exists():
@@ -411,10 +428,11 @@ def down(lab_dir: Path, progress: Progress = _print) -> list[str]:
     _stop_containers(paths, progress)  # shims of a containerd that died on its own
     problems = [f"process {pid} still running: {cmd[:100]}"
                 for pid, cmd in processes_mentioning(paths.root)]
-    problems += hostnet.unmount_all(paths.root, paths.run_dir)
+    roots = (paths.root, paths.run_dir, paths.containerd_root)
+    problems += hostnet.unmount_all(*roots)
     if paths.ledger.exists():
         problems += hostnet.undo(hostnet.Ledger.load(paths.ledger), progress)
-    problems += hostnet.unmount_all(paths.root, paths.run_dir)
+    problems += hostnet.unmount_all(*roots)
     if not problems:
         shutil.rmtree(paths.root, ignore_errors=True)
         shutil.rmtree(paths.run_dir, ignore_errors=True)

@@ -8,7 +8,8 @@ without touching the uplink, and pods reach the API server there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 NODE_NAME = "chaoslab-node"
@@ -32,17 +33,26 @@ PAUSE_IMAGE = "docker.io/chaoslab/pause:3.10"
 STOCK_COREDNS_IMAGE = "docker.io/chaoslab/coredns:node-stock"
 
 
+def cache_dir() -> Path:
+    """What survives `down` and fresh clones, keyed by content: the images
+    (charts/node-images.sh) and containerd's store of them. `CHAOSLAB_IMAGE_CACHE` moves it."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "chaoslab"
+    return Path(os.environ.get("CHAOSLAB_IMAGE_CACHE", default))
+
+
 @dataclass(frozen=True)
 class NodePaths:
     """Where a node lab keeps its files.
 
     Everything is under the lab folder (default `.lab/`), except containerd's state and
-    sockets, which go under /run: a unix socket path is limited to 108 bytes, and a CI
-    checkout's path may already be long.
+    sockets, which go under /run (a unix socket path is limited to 108 bytes, and a CI
+    checkout's path may already be long), and containerd's image store, which stays in the
+    cache so that a second `up` need not import and unpack the images again.
     """
 
     lab_dir: Path
     run_dir: Path = Path("/run/chaoslab-node")
+    cache: Path = field(default_factory=cache_dir)
 
     @property
     def root(self) -> Path:
@@ -71,7 +81,11 @@ class NodePaths:
 
     @property
     def containerd_root(self) -> Path:
-        return self.root / "containerd"
+        return self.cache / "containerd"
+
+    @property
+    def images(self) -> Path:
+        return self.cache / "images"
 
     @property
     def containerd_state(self) -> Path:
