@@ -2,6 +2,7 @@ package chaoslab
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -171,4 +172,34 @@ func FuzzRuleEnd(f *testing.F) {
 			t.Fatalf("at %v with until %v (live %v): picked %+v", now, until, live, got)
 		}
 	})
+}
+
+// BenchmarkPick16 prices the end check: the faulted name is matched against 16 rules (15
+// for other names first), with and without `until` on every rule.
+func BenchmarkPick16(b *testing.B) {
+	for _, tc := range []struct{ name, until string }{
+		{"without ends", ""},
+		{"with ends", " until 2199-12-01T19:00:00Z"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var rs []Rule
+			for i := range 15 {
+				r, err := parseFault(strings.Fields(fmt.Sprintf("a%02d.us-east-1.aws.internal servfail%s", i, tc.until)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			r, err := parseFault(strings.Fields("dynamodb.us-east-1.aws.internal nxdomain" + tc.until))
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := New(append(rs, r))
+			for b.Loop() {
+				if h.pick("dynamodb.us-east-1.aws.internal.") == nil {
+					b.Fatal("no rule picked")
+				}
+			}
+		})
+	}
 }
