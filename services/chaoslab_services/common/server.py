@@ -32,6 +32,7 @@ from chaoslab_services.common.http import ProbeServer
 from chaoslab_services.common.logs import setup_logging
 from chaoslab_services.common.metrics import ServiceMetrics
 from chaoslab_services.common.resilience import RETRYABLE_CODES, PolicySet
+from chaoslab_services.common.undecodable import DecodeGuard
 from chaoslab_services.common.validation import MAX_FIELD
 
 # A little above the 1 MiB field limit, so an oversized field reaches validation.
@@ -213,7 +214,9 @@ async def serve(config: ServiceConfig, *, stop: asyncio.Event | None = None) -> 
     module = importlib.import_module(SERVICE_MODULES[config.service])
     registrations = module.register(runtime)
 
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    # One place for every method's undecodable requests (common/undecodable.py).
+    server = grpc.aio.server(options=SERVER_OPTIONS,
+                             interceptors=[DecodeGuard(runtime.log, runtime.metrics)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for add, servicer, _name in registrations:
