@@ -425,3 +425,14 @@ def test_every_endpoint_name_resolves_to_a_rendered_service(values: tuple[Path, 
         assert (namespace, name) in services, f"{qname} -> {target}: no such Service rendered"
         checked += 1
     assert checked >= (7 if values else 12)
+
+
+def test_the_operator_refuses_redirects_off_the_services_networks() -> None:
+    """The operator's admission knows the networks the services may dial: the same list."""
+    for sets, want in (((), "10.96.0.0/16,10.244.0.0/16"),
+                       (("services.allowedNetworks={10.0.0.0/8}",), "10.0.0.0/8")):
+        objs = render(sets=sets)
+        args = pod_spec(one(objs, "Deployment", "chaoslab-operator"))["containers"][0]["args"]
+        assert args[args.index("--allowed-networks") + 1] == want
+        service = pod_spec(one(objs, "Deployment", "dynamodb-us-east-1"))["containers"][0]
+        assert service["args"][service["args"].index("--allowed-networks") + 1] == want
