@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .corefile import CorefileError, compile_corefile
+from .corefile import CorefileError, compile_corefile, fault_scenario, marked_faults
 from .model import Scenario
 from .validate import ScenarioError, parse_scenario
 
@@ -67,12 +67,22 @@ def run_corefile(args: argparse.Namespace) -> int:
             for s in _load_scenarios(path)
         ]
         try:
+            held = marked_faults(base)
             text = compile_corefile(base, scenarios)
         except CorefileError as exc:
             raise _InputError(f"{args.base}: {exc}") from None
     except _InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
+    if held:
+        # A live ConfigMap taken as the base: say so rather than drop its faults silently.
+        owners = sorted({fault_scenario(line) or "?" for line in held})
+        print(f"warning: {args.base} already holds {len(held)} fault rule(s) between the "
+              f"chaoslab markers (scenario {', '.join(owners)}); they are ignored: the output "
+              "is the base with its marked sections emptied plus the --scenario files "
+              "(pass each scenario you want kept with --scenario)", file=sys.stderr)
+        for line in held:
+            print(f"  ignored: {line}", file=sys.stderr)
     sys.stdout.write(text)
     return 0
 

@@ -38,8 +38,10 @@ __all__ = [
     "check_corefile",
     "compile_corefile",
     "fault_line",
+    "fault_scenario",
     "fault_zones",
     "format_until",
+    "marked_faults",
     "strip_faults",
     "zone_covers",
 ]
@@ -232,6 +234,26 @@ def strip_faults(text: str) -> str:
         prev = sec.end
     out.extend(lines[prev:])
     return "\n".join(out)
+
+
+def marked_faults(text: str) -> list[str]:
+    """The ``fault`` lines inside the marked sections, once each (every server block holds
+    the same rules): what is live in a Corefile, for the kill switch and ``chaoslab corefile``
+    to name instead of dropping it silently."""
+    lines = text.split("\n")
+    found: dict[str, None] = {}
+    for sec in _sections(lines):
+        for line in lines[sec.begin + 1 : sec.end]:
+            words = line.strip().split()
+            if words[:1] == ["fault"]:
+                found[" ".join(words)] = None
+    return list(found)
+
+
+def fault_scenario(line: str) -> str:
+    """``namespace/name`` of a ``fault`` line ("" if it names none)."""
+    words = line.split()
+    return words[words.index("scenario") + 1] if "scenario" in words[:-1] else ""
 
 
 def _brace_depths(text: str) -> list[int]:
