@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from chaoslab_dns.corefile import strip_faults
+from chaoslab_dns.corefile import fault_scenario, marked_faults, strip_faults
 from chaoslab_operator import plan as planner
 from chaoslab_operator.kube import ConfigMapMissing, Conflict, Kube
 from chaoslab_operator.plan import Decision, Key, Observed, Phase
@@ -32,6 +32,15 @@ class AbortReport:
     restored: bool = False  # the ConfigMap had faults and now has none
     restores: int = 0  # writes needed (more than 1: something raced the restore)
     configmap_missing: bool = False
+    # The fault rules live in the ConfigMap when the abort began, all gone when it ended:
+    # what was actually reverted, whoever (we or a racing operator pass) wrote the revert.
+    reverted: list[str] = field(default_factory=list)
+
+    def reverted_by_scenario(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for line in self.reverted:
+            out.setdefault(fault_scenario(line) or "(no scenario named)", []).append(line)
+        return out
 
 
 def mark_aborted(
@@ -95,6 +104,14 @@ def abort_all(
         o for o in (Observed.from_object(obj, finalizer) for obj in kube.list_scenarios())
         if wanted is None or o.key in wanted
     ]
+    live: list[str] = []
+    if restore:
+        # Read before marking: a running operator reverts as soon as the status says
+        # Aborted, and the report must still name what was live.
+        try:
+            live = marked_faults(kube.read_corefile(namespace, name, key)[0])
+        except ConfigMapMissing:
+            pass
     for obs in observed:
         if mark_aborted(kube, obs, message, now):
             report.aborted.append(obs.key)
@@ -116,6 +133,9 @@ def abort_all(
         except ConfigMapMissing:
             report.configmap_missing = True
         else:
+            text, _ = kube.read_corefile(namespace, name, key)
+            remaining = set(marked_faults(text))
+            report.reverted = [line for line in live if line not in remaining]
             # Record the revert in each status, as the operator would.
             reverted_at = time.time()
             for obs in observed:

@@ -236,7 +236,15 @@ def run_abort(args: argparse.Namespace) -> int:
     if report.configmap_missing:
         print(f"ConfigMap {cfg.configmap_ref} not found: nothing to restore", file=sys.stderr)
         return 1
-    state = "restored to the pristine Corefile" if report.restored else "already pristine"
+    for scenario, lines in sorted(report.reverted_by_scenario().items()):
+        print(f"reverted {scenario}: {len(lines)} fault rule(s) live at the abort")
+        for line in lines:
+            print(f"  {line}")
+    if report.reverted:
+        state = "pristine now (" + ("restored by this abort" if report.restored
+                                    else "the operator reverted them first") + ")"
+    else:
+        state = "already pristine: no fault was live"
     print(f"ConfigMap {cfg.configmap_ref}: {state}")
     if report.restores > 1:
         print(f"warning: restored {report.restores} times (something re-wrote faults)")

@@ -31,10 +31,13 @@ def test_abort_all_with_the_operator_running(lab: OpLab) -> None:
     lab.wait_phase("a3", "Scheduled")
     result = abort(lab, "--all")
     assert result.returncode == 0, result.stderr
-    # Whoever is first, the kill switch or the operator reacting to the Aborted statuses.
-    assert "restored to the pristine Corefile" in result.stdout or "already pristine" in (
-        result.stdout
-    )
+    # Whoever writes the revert first, the kill switch or the operator reacting to the
+    # Aborted statuses, the report names what was live (not "already pristine").
+    assert "reverted default/a1: 1 fault rule(s)" in result.stdout, result.stdout
+    assert "reverted default/a2: 1 fault rule(s)" in result.stdout, result.stdout
+    assert f"fault {DYNAMO} nodata" in result.stdout and "default/a3" not in result.stdout.replace(
+        "aborted default/a3", "")
+    assert "pristine now" in result.stdout and "already pristine" not in result.stdout
     assert lab.configmap() == lab.base
     for name in ("a1", "a2", "a3"):
         status = lab.status(name)
