@@ -107,7 +107,7 @@ def parse_regions(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def targets_from_state(path: Path) -> dict[str, str]:
-    """The running lab's front doors: `services` of `.lab/state.json` (DESIGN.md contract)."""
+    """The running lab's front doors: `services` of `.lab/state.json` (docs/CONTRACTS.md)."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:

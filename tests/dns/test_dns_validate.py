@@ -1,4 +1,4 @@
-"""OutageScenario validation: the rules of DESIGN.md, with the offending field named."""
+"""OutageScenario validation: the rules of docs/CONTRACTS.md, with the offending field named."""
 
 from __future__ import annotations
 

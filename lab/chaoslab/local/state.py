@@ -1,7 +1,7 @@
 """`.lab/state.json`: how users, scripts and `chaoslab down` find a running local lab.
 
 The keys `lab`, `kubeconfig`, `dns`, `prometheus`, `locust` and `services` are a contract
-(see DESIGN.md); the rest is the runtime's own bookkeeping. The node lab (chaoslab.node)
+(see docs/CONTRACTS.md); the rest is the runtime's own bookkeeping. The node lab (chaoslab.node)
 writes the same file with `"lab": "node"`, its cluster DNS and its NodePorts.
 """
 

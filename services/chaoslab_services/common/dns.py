@@ -1,7 +1,7 @@
 """Real DNS resolution of ``*.aws.internal`` names, with failures classified by cause.
 
 ``DnsResolver`` asks the lab's DNS server with dnspython's async stub resolver (UDP; a
-truncated answer is retried over TCP by dnspython, see tests/services/test_dns.py).
+truncated answer is retried over TCP by dnspython, see tests/services/test_svc_dns.py).
 Failure causes, as the lab's metrics name them: NXDOMAIN -> ``nxdomain``; SERVFAIL (and
 other error rcodes) -> ``servfail``; REFUSED -> ``refused``; NOERROR without an A record
 -> ``nodata``; no usable reply within the resolver lifetime -> ``timeout``.
