@@ -27,6 +27,12 @@ DOCKERFILES = {PYTHON_DOCKERFILE: REPO, COREDNS_DOCKERFILE: REPO / "dns" / "core
 VENV_BIN = Path(sys.executable).parent
 
 
+def dockerignore_rules() -> list[str]:
+    """The root .dockerignore's rules in order: blank lines and comments dropped."""
+    lines = (line.strip() for line in (REPO / ".dockerignore").read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def venv_tool(name: str) -> str:
     path = VENV_BIN / name
     if not path.exists():
@@ -116,9 +122,12 @@ def test_python_image() -> None:
     # The Python version in the venv path is the base image's.
     text = PYTHON_DOCKERFILE.read_text()
     assert "/opt/venv/lib/python3.11/site-packages" in text
-    # The build context keeps only what `pip install .` needs.
-    ignore = (REPO / ".dockerignore").read_text().splitlines()
-    assert ignore[ignore.index("*") if "*" in ignore else 0] == "*" or "*" in ignore
+    # The build context keeps only what `pip install .` needs: everything is excluded
+    # first, then re-included. Docker applies the last matching rule, so a `*` after the
+    # `!` lines (or none at all) would send the whole checkout or nothing.
+    ignore = dockerignore_rules()
+    assert ignore[0] == "*", f"the first rule of .dockerignore must be '*', not {ignore[0]!r}"
+    assert "*" not in ignore[1:], "a second '*' undoes the re-includes before it"
     for needed in ("pyproject.toml", "README.md", "lab/", "operator/", "services/",
                    "loadtest/", "report/", "dns/chaoslab_dns/"):
         assert f"!{needed}" in ignore, needed
@@ -251,12 +260,8 @@ def test_image_build_context_installs_every_module(tmp_path: Path) -> None:
     """Builds the wheel the image's `pip install .` builds, from the build context Docker
     would send (.dockerignore applied, then the Dockerfile's COPY lines), and checks it
     holds every module and data file of the repository's packages."""
-    rules = []
-    for line in (REPO / ".dockerignore").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            negate = line.startswith("!")
-            rules.append((negate, _dockerignore_regex(line.lstrip("!").strip("/"))))
+    rules = [(line.startswith("!"), _dockerignore_regex(line.lstrip("!").strip("/")))
+             for line in dockerignore_rules()]
     context = tmp_path / "context"
     build = parse(PYTHON_DOCKERFILE)[0]
     for op, rest in build.instructions:
