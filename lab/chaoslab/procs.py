@@ -191,12 +191,19 @@ def pid_alive(pid: int) -> bool:
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after `timeout`."""
+    """SIGTERM the process group, then SIGKILL what is left after `timeout`.
+
+    One signal each: a group leader is in its own group, and a second SIGTERM reaches
+    handlers that expect one (kopf's set_result -> asyncio InvalidStateError in the log).
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(pid, sig)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+        except ProcessLookupError:  # not a group leader: signal the process alone
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        except PermissionError:
+            pass
         deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5)
         while time.monotonic() < deadline:
             with contextlib.suppress(ChildProcessError, OSError):
