@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import synthetic_lab as lab  # noqa: E402
 
+from chaoslab.testkit import prometheus  # noqa: E402
 from chaoslab.toolpaths import tool  # noqa: E402
-from chaoslab_report import localprom  # noqa: E402
 from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import Fault, ScenarioWindow  # noqa: E402
 
@@ -86,7 +86,7 @@ def main() -> int:
                         str(work / "data.om"), str(work / "data")], check=True,
                        capture_output=True, timeout=600)
         backfill = time.perf_counter() - t
-        prom = localprom.start(work / "prom", {}, data_dir=work / "data")
+        prom = prometheus.start(work / "prom", {}, data_dir=work / "data")
         try:
             timeline = [ScenarioWindow(*lab.SCENARIO, injected_at=start + lab.INJECT * stretch,
                                        reverted_at=start + lab.REVERT * stretch,

@@ -17,7 +17,7 @@ import requests
 import synthetic_lab as lab
 
 from chaoslab.procs import Proc, free_port, spawn, wait_until
-from chaoslab_report import localprom
+from chaoslab.testkit import prometheus
 from chaoslab_report.build import Report, build_report
 from chaoslab_report.timeline import Fault, ScenarioWindow
 
@@ -50,7 +50,7 @@ def synthetic_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Syntheti
         wait_until("synthetic exporter",
                    lambda: requests.get(f"http://127.0.0.1:{port}/metrics",
                                         timeout=1).status_code == 200, 20, [exporter])
-        prom = localprom.start(work / "prometheus", {"lab": f"127.0.0.1:{port}"})
+        prom = prometheus.start(work / "prometheus", {"lab": f"127.0.0.1:{port}"})
         yield SyntheticLab(prom.url, f"127.0.0.1:{port}", t0, work)
     finally:
         if prom is not None:
