@@ -5,11 +5,12 @@ how long a fault takes to reach the cluster DNS on it (issue 12).
 
 --cold first empties the image cache (~/.cache/chaoslab: the images and containerd's store),
 so the first `up` builds, imports and unpacks every image; without it the first `up` is as
-warm as the cache is. A second `up` always follows the
-first's `down`: that is the warm figure. Fault latency is measured from the host, at the
-cluster DNS Service (10.96.0.10), polling every 50 ms: apply -> first NODATA answer,
-delete -> first real answer again. With kind-config.yaml's kubelet settings (syncFrequency
-10s) expect about 10 s each: the kubelet's ConfigMap sync plus CoreDNS's `reload 2s`.
+warm as the cache is (a source change since the last build rebuilds the lab image). A
+second `up` always follows the first's `down`: that is the warm figure. Fault latency is
+measured from the host, at the cluster DNS Service (10.96.0.10) and at each CoreDNS replica
+behind it, polling every 50 ms: apply -> every one answers NODATA, delete -> every one
+answers with an address. With kind-config.yaml's kubelet settings (syncFrequency 10s)
+expect up to ~12 s: the kubelet's ConfigMap sync plus CoreDNS's `reload 2s`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import dns.rcode
 from chaoslab.controlplane import resident_memory_bytes
 from chaoslab.node import hostnet, layout
 from chaoslab.node.cluster import NodeLab, NodeOptions, down, kubectl
-from chaoslab.node.layout import cache_dir
+from chaoslab.node.layout import NodePaths, cache_dir
 
 TARGET = "dynamodb.us-east-1.aws.internal"
 SCENARIO = f"""apiVersion: chaoslab.io/v1alpha1
@@ -43,25 +44,33 @@ spec:
 """
 
 
-def answer() -> str:
-    """'fault' (NODATA), 'ok' (an address) or 'other'."""
-    try:
-        reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS,
-                              timeout=0.5)
-    except Exception:  # a lost packet is just another poll
-        return "other"
-    if reply.rcode() == dns.rcode.NOERROR:
-        return "ok" if reply.answer else "fault"
-    return "other"
+def answer(servers: list[str]) -> str:
+    """'fault' (every server NODATA), 'ok' (every server an address) or 'mixed'."""
+    seen = set()
+    for server in servers:
+        try:
+            reply = dns.query.udp(dns.message.make_query(TARGET, "A"), server, timeout=0.5)
+        except Exception:  # a lost packet is just another poll
+            return "mixed"
+        if reply.rcode() != dns.rcode.NOERROR:
+            return "mixed"
+        seen.add("ok" if reply.answer else "fault")
+    return seen.pop() if len(seen) == 1 else "mixed"
 
 
-def until(wanted: str, timeout: float = 120.0) -> float:
+def until(wanted: str, servers: list[str], timeout: float = 120.0) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if answer() == wanted:
+        if answer(servers) == wanted:
             return time.monotonic() - t0
         time.sleep(0.05)
     raise TimeoutError(f"the cluster DNS did not answer '{wanted}' within {timeout:.0f}s")
+
+
+def coredns_ips(paths: NodePaths) -> list[str]:
+    out = kubectl(paths, "-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
+                  "jsonpath={.items[*].status.podIP}")
+    return out.stdout.split()
 
 
 def node_memory(lab: NodeLab) -> int:
@@ -117,13 +126,16 @@ def measure(lab_dir: Path, rounds: int, cold: bool) -> None:
     print(f"memory of the node with the lab running: {figures['memory_gib']:.2f} GiB",
           flush=True)
     paths = lab.paths
-    until("ok")
+    # Every CoreDNS replica (a Service picks one per query) and the Service itself.
+    servers = [layout.CLUSTER_DNS, *coredns_ips(paths)]
+    print(f"polling {', '.join(servers)} every 50 ms", flush=True)
+    until("ok", servers)
     inject, restore = [], []
     for i in range(rounds):
         kubectl(paths, "apply", "-f", "-", input=SCENARIO)
-        inject.append(until("fault"))
+        inject.append(until("fault", servers))
         kubectl(paths, "-n", "default", "delete", "outagescenario", "bench-node")
-        restore.append(until("ok"))
+        restore.append(until("ok", servers))
         print(f"  round {i + 1}: apply -> fault {inject[-1]:.2f}s, "
               f"delete -> restored {restore[-1]:.2f}s", flush=True)
     for name, values in (("apply -> fault at the cluster DNS", inject),

@@ -37,12 +37,15 @@ TARGET = "dynamodb.us-east-1.aws.internal"
 LAB_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text()
 KIND_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-default").read_text()
 OPERATOR_SA = "system:serviceaccount:chaoslab:chaoslab-operator"
-# A query from inside a pod to the cluster DNS, printed as JSON (the lab image has dnspython).
+# Queries from inside a pod to the cluster DNS Service and to each CoreDNS replica behind
+# it (a Service balances between them), printed as JSON (the lab image has dnspython).
 POD_QUERY = textwrap.dedent(f"""
-    import json, dns.message, dns.query, dns.rcode
-    r = dns.query.udp(dns.message.make_query("{TARGET}", "A"), "{layout.CLUSTER_DNS}", timeout=3)
-    print(json.dumps({{"rcode": dns.rcode.to_text(r.rcode()),
-                      "answers": sum(len(a) for a in r.answer)}}))
+    import json, sys, dns.message, dns.query, dns.rcode
+    out = {{}}
+    for server in sys.argv[1:]:
+        r = dns.query.udp(dns.message.make_query("{TARGET}", "A"), server, timeout=3)
+        out[server] = [dns.rcode.to_text(r.rcode()), sum(len(a) for a in r.answer)]
+    print(json.dumps(out))
 """)
 
 
@@ -64,21 +67,28 @@ def prom(node: RunningNode, query: str) -> list[dict]:
         return json.load(resp)["data"]["result"]
 
 
-def from_a_pod(node: RunningNode) -> dict:
-    """The cluster DNS's answer for TARGET, as a service pod sees it."""
+def coredns_ips(node: RunningNode) -> list[str]:
+    pods = node.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns")["items"]
+    return [p["status"]["podIP"] for p in pods
+            if p["status"].get("podIP") and not p["metadata"].get("deletionTimestamp")]
+
+
+def from_a_pod(node: RunningNode) -> dict[str, list]:
+    """The answers for TARGET as a service pod sees them: {server: [rcode, answers]}."""
+    servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
     out = node.kubectl("-n", "chaoslab", "exec", "deploy/lambda-us-east-1", "--", "python", "-c",
-                       POD_QUERY, timeout=30)
+                       POD_QUERY, *servers, timeout=30)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def faulted(node: RunningNode) -> bool:
-    answer = from_a_pod(node)
-    return answer["rcode"] == "NOERROR" and answer["answers"] == 0
+    """Every replica answers NODATA (and so does the Service)."""
+    return all(a == ["NOERROR", 0] for a in from_a_pod(node).values())
 
 
 def healthy(node: RunningNode) -> bool:
-    answer = from_a_pod(node)
-    return answer["rcode"] == "NOERROR" and answer["answers"] > 0
+    """Every replica answers with an address again."""
+    return all(a[0] == "NOERROR" and a[1] > 0 for a in from_a_pod(node).values())
 
 
 def phase(node: RunningNode, name: str) -> str:
@@ -214,15 +224,16 @@ def test_with_the_operator_gone_for_good_the_fault_still_ends_on_time(node: Runn
         "-o", "name").stdout.strip(), 60, interval=1)
     status = node.json("-n", "default", "get", "outagescenario", "node-orphan")["status"]
     end = dt.datetime.fromisoformat(status["endAt"].replace("Z", "+00:00"))
-    assert host_sees() == "fault"  # still live: nobody reverted it
+    servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
+    assert host_sees(servers) == "fault"  # still live: nobody reverted it
     while dt.datetime.now(dt.UTC) < end + dt.timedelta(seconds=2):
-        if host_sees() == "ok":
+        if host_sees(servers) == "ok":
             break
         time.sleep(0.1)
     restored_at = dt.datetime.now(dt.UTC)
     late = (restored_at - end).total_seconds()
     print(f"fault ended {late:+.2f}s from the scenario's end with no operator")
-    assert host_sees() == "ok" and late <= 2.0, f"fault still live {late:.1f}s after the end"
+    assert host_sees(servers) == "ok" and late <= 2.0, f"fault still live {late:.1f}s after the end"
     assert "chaoslab faults" in node.corefile() and node.corefile() != LAB_COREFILE
     # The operator back: it finds the scenario over and writes the pristine Corefile.
     node.kubectl("-n", "chaoslab", "scale", "deployment/chaoslab-operator", "--replicas=1")
@@ -231,16 +242,19 @@ def test_with_the_operator_gone_for_good_the_fault_still_ends_on_time(node: Runn
     node.kubectl("-n", "default", "delete", "outagescenario", "node-orphan")
 
 
-def host_sees() -> str:
-    """'fault' (NODATA), 'ok' (an address) or 'other', as the cluster DNS answers the host."""
-    try:
-        reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS,
-                              timeout=0.5)
-    except dns.exception.Timeout:
-        return "other"
-    if reply.rcode() != dns.rcode.NOERROR:
-        return "other"
-    return "ok" if reply.answer else "fault"
+def host_sees(servers: list[str]) -> str:
+    """'fault' (all NODATA), 'ok' (all an address) or 'mixed', as the cluster DNS and each
+    CoreDNS replica answer the host."""
+    seen = set()
+    for server in servers:
+        try:
+            reply = dns.query.udp(dns.message.make_query(TARGET, "A"), server, timeout=0.5)
+        except dns.exception.Timeout:
+            return "mixed"
+        if reply.rcode() != dns.rcode.NOERROR:
+            return "mixed"
+        seen.add("ok" if reply.answer else "fault")
+    return seen.pop() if len(seen) == 1 else "mixed"
 
 
 # -- taking it down ------------------------------------------------------------------------------
