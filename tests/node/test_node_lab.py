@@ -268,9 +268,11 @@ def test_helm_uninstall_with_a_scenario_active_leaves_dns_pristine(node: Running
                           timeout=180)
     assert helm.returncode == 0, helm.stderr
     assert node.corefile() == LAB_COREFILE
-    reply = dns.query.udp(dns.message.make_query(TARGET, "A"), layout.CLUSTER_DNS, timeout=3)
-    # No fault is left; the Service behind the name is gone with the chart.
-    assert reply.rcode() != dns.rcode.NOERROR or reply.answer
+    # No fault is left once the kubelet brings the Corefile to every replica: the name now
+    # answers NXDOMAIN (its Service went with the chart), never the injected NODATA.
+    servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
+    wait_for("no replica answering the fault", lambda: all(
+        not _nodata(server) for server in servers), 60, interval=0.5)
     # The rest of the kind path's teardown: the cluster's own Corefile and image come back.
     out = subprocess.run([str(UNINSTALL_SCRIPT)], capture_output=True, text=True, timeout=300,
                          env={"KUBECONFIG": str(node.paths.kubeconfig), "HOME": "/tmp",
@@ -293,6 +295,11 @@ def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
     assert not node.paths.run_dir.exists()
     assert not node.paths.state_file.exists()
     assert down(node.paths.lab_dir) == []  # a second down is harmless
+
+
+def _nodata(server: str) -> bool:
+    reply = dns.query.udp(dns.message.make_query(TARGET, "A"), server, timeout=3)
+    return reply.rcode() == dns.rcode.NOERROR and not reply.answer
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,7 @@
 """Every file and command line of the node's components, as pure functions.
 
 Nothing here touches the host, so each setting the machine forces is unit-tested and
-written down next to its reason (`../shared/real-node-recipe.md` measured them):
+written down next to its reason (charts/NODE.md has the table):
 - the kubelet runs on cgroup v1 (hybrid), which Kubernetes 1.34 refuses unless told;
 - this machine has no CAP_SYS_RESOURCE, so nothing may lower an oom_score_adj
   (containerd's `restrict_oom_score_adj`, the kubelet's `oomScoreAdj: 0`);
