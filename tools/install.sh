@@ -181,16 +181,15 @@ if [[ "$only" == *" node "* ]]; then
     stamp pause "$K8S_VERSION"
   fi
   # containerd + runc run the pods; the CNI plugins wire them; buildah, mmdebstrap and umoci
-  # make the images without a registry; iptables for kube-proxy and the host-safety rule.
+  # make the images without a registry; iptables (and conntrack) for kube-proxy and the
+  # host-safety rule.
   system_package containerd containerd
   system_package runc runc
   system_package /usr/lib/cni/bridge containernetworking-plugins
   system_package buildah buildah
   system_package mmdebstrap mmdebstrap
-  system_package umoci umoci
   system_package iptables iptables
   system_package conntrack conntrack
-  system_package openssl openssl
   system_package setcap libcap2-bin
 fi
 
