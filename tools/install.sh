@@ -180,7 +180,7 @@ if [[ "$only" == *" node "* ]]; then
     strip "$bin/pause" || true
     stamp pause "$K8S_VERSION"
   fi
-  # containerd + runc run the pods; the CNI plugins wire them; buildah, mmdebstrap and umoci
+  # containerd + runc run the pods; the CNI plugins wire them; buildah and mmdebstrap
   # make the images without a registry; iptables (and conntrack) for kube-proxy and the
   # host-safety rule.
   system_package containerd containerd
