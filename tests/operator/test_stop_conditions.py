@@ -187,8 +187,10 @@ def test_prometheus_going_away_aborts_after_the_grace(
                              duration="2m", stop_conditions=stop)
     assert lab.apply(manifest).returncode == 0
     lab.wait_dns(DYNAMO, "NODATA")
-    prometheus.stop()
+    # Timed from before the stop: Prometheus may refuse queries while it shuts down, and the
+    # grace starts at the operator's first failed evaluation, which is no earlier than this.
     t0 = time.monotonic()
+    prometheus.stop()
     cond = wait_for("unreachable reported", lambda: [
         c for c in lab.status("blind").get("conditions", [])
         if c["type"] == "StopConditionsChecked" and c["status"] == "False"], 5)[0]
