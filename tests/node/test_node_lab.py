@@ -28,7 +28,7 @@ from conftest import RunningNode, host_footprint, wait_for
 
 from chaoslab.node import layout
 from chaoslab.node.cluster import UNINSTALL_SCRIPT, down
-from chaoslab.procs import processes_mentioning
+from chaoslab.procs import pid_alive, processes_mentioning
 from chaoslab.toolpaths import REPO_ROOT, tool
 
 # The first test also starts the node (the images are built beforehand by `make test`).
@@ -288,7 +288,7 @@ def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
     pids = dict(node.state.pids)
     assert down(node.paths.lab_dir) == []
     for name, pid in pids.items():
-        assert not _alive(pid), f"{name} (pid {pid}) still running"
+        assert not pid_alive(pid), f"{name} (pid {pid}) still running"
     after = host_footprint()
     for key, value in node.before.items():
         assert after[key] == value, f"{key} differs after down"
@@ -300,9 +300,3 @@ def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
 def _nodata(server: str) -> bool:
     reply = dns.query.udp(dns.message.make_query(TARGET, "A"), server, timeout=3)
     return reply.rcode() == dns.rcode.NOERROR and not reply.answer
-
-
-def _alive(pid: int) -> bool:
-    from chaoslab.procs import pid_alive
-
-    return pid_alive(pid)

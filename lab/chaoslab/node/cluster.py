@@ -22,7 +22,6 @@ import signal
 import subprocess
 import tarfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from chaoslab import controlplane, pki
+from chaoslab.local.runtime import http_ok
 from chaoslab.local.state import LabState
 from chaoslab.node import configs, hostnet, layout
 from chaoslab.node.layout import NodePaths
@@ -190,7 +190,7 @@ class NodeLab:
         health = free_port()
         proxy = self._spawn("kube-proxy", configs.kube_proxy_args(
             paths, str(tool("kube-proxy")), free_port(), health))
-        wait_until("kube-proxy /healthz", lambda: _http_ok(f"http://127.0.0.1:{health}/healthz"),
+        wait_until("kube-proxy /healthz", lambda: http_ok(health, "/healthz"),
                    self.options.timeout, [proxy], interval=0.5)
 
         self.progress("cluster DNS as kind creates it (kube-system/coredns, kind's Corefile)")
@@ -352,11 +352,6 @@ def archive_digest(archive: Path) -> str:
         if member is None:
             raise ComponentFailed(f"{archive} is not an OCI archive (no index.json)")
         return str(json.load(member)["manifests"][0]["digest"])
-
-
-def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as resp:
-        return 200 <= resp.status < 300
 
 
 def _stream(argv: list[str], progress: Progress, env: dict[str, str] | None = None,
