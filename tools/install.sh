@@ -29,7 +29,7 @@ fresh() { # name wanted binary...
 stamp() { printf '%s' "$2" > "$stamps/$1"; }
 
 # `tools/install.sh [STEP...]` runs only the named steps (k8s coredns helm etcd prometheus dig
-# chromium).
+# chromium tmux).
 only=" $* "
 want() { [[ "$only" == "  " || "$only" == *" $1 "* ]]; }
 
@@ -132,7 +132,8 @@ if want prometheus; then deb_binary "$PROMETHEUS_SUITE" prometheus usr/bin/prome
 
 # --- Debian packages installed system-wide -------------------------------------
 # dig: tests query CoreDNS with dig as well as dnspython. chromium: a test opens the
-# game-day report in headless Chromium and checks the console is clean.
+# game-day report in headless Chromium and checks the console is clean. tmux: a test runs
+# `chaoslab watch` in a real terminal and reads the screen back.
 system_package() { # command package
   local cmd=$1 pkg=$2
   if command -v "$cmd" >/dev/null; then step "$cmd: present ($(command -v "$cmd"))"; return; fi
@@ -146,6 +147,7 @@ system_package() { # command package
 }
 if want dig; then system_package dig dnsutils; fi
 if want chromium; then system_package chromium chromium; fi
+if want tmux; then system_package tmux tmux; fi
 
 # --- the node lab: kubelet & co., the pause image's binary, Debian's runtime -------------
 # Only `tools/install.sh node` (make node-tools: the node lab and its tests) builds these;
