@@ -139,6 +139,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "a redirectTo outside them is refused (default: %(default)s)",
     )
     run.add_argument(
+        "--ledger", type=_configmap, default=None, metavar="NAMESPACE/NAME",
+        help="the ConfigMap recording every injected scenario for the game-day report, "
+        "deleted ones too (default: the CoreDNS ConfigMap's namespace/chaoslab-ledger)",
+    )
+    run.add_argument(
         "--api-timeout", type=_positive, default=10.0, metavar="SECONDS",
         help="timeout of each Kubernetes API request (default: %(default)g)",
     )
@@ -192,7 +197,12 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
         allowed_networks=getattr(args, "allowed_networks", DEFAULT_ALLOWED_NETWORKS),
         api_timeout_seconds=getattr(args, "api_timeout", 10.0),
         watch_configmap=not getattr(args, "no_watch_configmap", False),
+        **_ledger(getattr(args, "ledger", None)),
     )
+
+
+def _ledger(ref: tuple[str, str] | None) -> dict[str, str]:
+    return {} if ref is None else {"ledger_namespace": ref[0], "ledger_name": ref[1]}
 
 
 def run_operator(args: argparse.Namespace) -> int:

@@ -43,12 +43,19 @@ class OperatorConfig:
     prometheus_timeout_seconds: float = 3.0
     # Watch the ConfigMap too, so a hand edit that drops or adds faults is undone at once.
     watch_configmap: bool = True
+    # The session ledger ConfigMap (see ledger.py); None: `<coredns_namespace>/chaoslab-ledger`.
+    ledger_namespace: str | None = None
+    ledger_name: str = "chaoslab-ledger"
     # The finalizer put on every scenario (kopf's persistence setting).
     finalizer: str = FINALIZER
 
     @property
     def configmap_ref(self) -> str:
         return f"{self.coredns_namespace}/{self.coredns_name}"
+
+    @property
+    def ledger_ref(self) -> tuple[str, str]:
+        return (self.ledger_namespace or self.coredns_namespace, self.ledger_name)
 
 
 def parse_configmap_ref(text: str) -> tuple[str, str]:

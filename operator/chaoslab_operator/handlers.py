@@ -124,10 +124,11 @@ async def on_event(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)
-def on_delete(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    """Keep the finalizer until the scenario's faults are out of the Corefile."""
+def on_delete(namespace: str, name: str, uid: str, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the finalizer until the scenario's faults are out of the Corefile (and, for a
+    while, until the session ledger holds its revert)."""
     try:
-        _state(memo).reconciler.ensure_reverted(namespace, name)
+        _state(memo).reconciler.ensure_reverted(namespace, name, uid)
     except ConfigMapMissing:
         return
     except Exception as exc:

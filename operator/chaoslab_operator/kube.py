@@ -205,6 +205,46 @@ class Kube:
         finally:
             w.stop()
 
+    # -- the session ledger (a ConfigMap of its own) ----------------------------------
+    def read_configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data; None when it does not exist."""
+        try:
+            cm = self.core.read_namespaced_config_map(name, namespace, _request_timeout=self._t())
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(cm.data or {})
+
+    def patch_configmap_data(
+        self, namespace: str, name: str, changes: Mapping[str, str | None]
+    ) -> None:
+        """Merge-patch some data keys (None removes one); KeyError when the map is missing."""
+        try:
+            self.core.patch_namespaced_config_map(
+                name, namespace, {"data": dict(changes)}, field_manager=COMPONENT,
+                _request_timeout=self._t(),
+            )
+        except client.ApiException as exc:
+            if exc.status == 404:
+                raise KeyError(f"ConfigMap {namespace}/{name} not found") from exc
+            raise
+
+    def create_configmap(
+        self, namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str]
+    ) -> None:
+        """Create a ConfigMap; one created meanwhile by someone else gets the data patched in."""
+        body = {"metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+                "data": dict(data)}
+        try:
+            self.core.create_namespaced_config_map(
+                namespace, body, field_manager=COMPONENT, _request_timeout=self._t()
+            )
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.patch_configmap_data(namespace, name, data)
+
     # -- events ------------------------------------------------------------------------
     def post_event(
         self,

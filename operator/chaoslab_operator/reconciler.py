@@ -26,6 +26,8 @@ from chaoslab_operator import plan as planner
 from chaoslab_operator.admission import admit
 from chaoslab_operator.config import OperatorConfig
 from chaoslab_operator.kube import ConfigMapMissing, Conflict, Kube, interrupt_watch
+from chaoslab_operator.ledger import LABEL as LEDGER_LABEL
+from chaoslab_operator.ledger import Ledger, entry_for, entry_key
 from chaoslab_operator.metrics import Metrics
 from chaoslab_operator.plan import Decision, Event, Key, Observed, Reading
 from chaoslab_operator.prom import Prometheus, unavailable
@@ -75,6 +77,14 @@ class Reconciler:
         self._watch: Watch | None = None
         self.last_success: float | None = None
         self.last_error: str | None = None
+        ns, name = config.ledger_ref
+        self.ledger = Ledger(
+            read=lambda: kube.read_configmap_data(ns, name),
+            patch=lambda changes: kube.patch_configmap_data(ns, name, changes),
+            create=lambda data: kube.create_configmap(ns, name, data, {LEDGER_LABEL: "true"}),
+            clock=clock,
+        )
+        self._ledger_warned: str | None = None
 
     # -- one pass ------------------------------------------------------------------------
     def reconcile(self) -> Outcome:
@@ -164,6 +174,7 @@ class Reconciler:
         confirmed_at = self.clock()
         for d in decided.decisions:
             if blocked and not d.active:
+        ledger: list[tuple[str, dict[str, object]]] = []
                 continue  # what the ConfigMap holds is unknown: record nothing
             status, events = planner.confirm(d, d.key in injected, confirmed_at, error)
             for event in events:
@@ -177,7 +188,11 @@ class Reconciler:
                 self._post(d, events)
         self.metrics.set_active(injected, {d.key for d in decided.decisions})
         if blocked:
+            entry = entry_for(d, status)
+            if entry is not None:
+                ledger.append((entry_key(*d.key, d.observed.uid), entry))
             raise ConfigMapMissing(blocked)
+        self._record(ledger)
         return Outcome(
             injected=injected,
             known={d.key for d in decided.decisions},
@@ -188,6 +203,22 @@ class Reconciler:
 
     def _read_stop_conditions(self, decided: planner.Plan) -> dict[Key, list[Reading]]:
         readings: dict[Key, list[Reading]] = {}
+    def _record(self, entries: list[tuple[str, dict[str, object]]]) -> None:
+        """The session ledger; a failure is logged and retried next pass, never fatal."""
+        try:
+            self.ledger.record(entries)
+        except Exception as exc:
+            ns, name = self.config.ledger_ref
+            # Once per distinct error, not every pass (a missing permission would flood).
+            level = logging.DEBUG if str(exc) == self._ledger_warned else logging.WARNING
+            self._ledger_warned = str(exc)
+            log.log(level, "could not write the session ledger %s/%s (retried next pass): %s",
+                    ns, name, exc)
+            return
+        if self._ledger_warned is not None:
+            log.info("session ledger written again")
+            self._ledger_warned = None
+
         for d in decided.needing_stop_readings():
             assert d.scenario is not None
             readings[d.key] = [
@@ -204,7 +235,7 @@ class Reconciler:
             )
 
     # -- deletion ---------------------------------------------------------------------
-    def ensure_reverted(self, namespace: str, name: str) -> None:
+    def ensure_reverted(self, namespace: str, name: str, uid: str | None = None) -> None:
         """Run a pass and check the scenario's faults are out of the ConfigMap.
 
         Raises if they could not be removed (the caller retries; the finalizer stays).
@@ -218,6 +249,9 @@ class Reconciler:
             raise RuntimeError(f"{namespace}/{name} is still in the Corefile")
 
     # -- the loop ----------------------------------------------------------------------
+        if uid is not None and self.ledger.holds_back_deletion(entry_key(namespace, name, uid)):
+            raise RuntimeError(f"{namespace}/{name}: its session-ledger entry is not written "
+                               f"yet ({self.ledger.last_error})")
     def trigger(self) -> None:
         """Ask for a pass as soon as possible (thread-safe, coalescing)."""
         self._wake.set()

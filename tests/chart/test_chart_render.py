@@ -193,6 +193,7 @@ def test_operator_runs_the_contract_command() -> None:
     assert c["args"] == ["chaoslab", "operator", "run", "--coredns-configmap",
                          "kube-system/coredns", "--prometheus", "http://prometheus:9090",
                          "--http", "0.0.0.0:8080",
+                         "--ledger", f"{NAMESPACE}/chaoslab-ledger",  # the RBAC's Role
                          "--allowed-networks", "10.96.0.0/16,10.244.0.0/16"]
     assert one(objs, "Service", "prometheus")["spec"]["ports"][0]["port"] == 9090
     assert not find(render(sets=["operator.enabled=false"]), "Deployment", "chaoslab-operator")

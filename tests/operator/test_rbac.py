@@ -5,6 +5,7 @@ with its service account's token."""
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -88,17 +89,23 @@ def test_rendered_rbac_is_scoped_to_values() -> None:
         "--set", "operator.serviceAccountName=op-sa",
     )) if d]
     kinds = {d["kind"]: d for d in docs}
-    assert set(kinds) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
-                          "RoleBinding"}
+    assert sorted(d["kind"] for d in docs) == ["ClusterRole", "ClusterRoleBinding", "Role",
+                                               "Role", "RoleBinding", "RoleBinding",
+                                               "ServiceAccount"]
     assert kinds["ServiceAccount"]["metadata"] == {**kinds["ServiceAccount"]["metadata"],
                                                    "name": "op-sa", "namespace": RELEASE_NS}
-    role = kinds["Role"]
-    assert role["metadata"]["namespace"] == "dns-system"
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
-                              "resourceNames": ["my-dns"],
-                              "verbs": ["get", "list", "watch", "patch"]}]
-    assert kinds["RoleBinding"]["subjects"] == [
-        {"kind": "ServiceAccount", "name": "op-sa", "namespace": RELEASE_NS}]
+    roles = {d["metadata"]["namespace"]: d for d in docs if d["kind"] == "Role"}
+    assert roles["dns-system"]["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                                             "resourceNames": ["my-dns"],
+                                             "verbs": ["get", "list", "watch", "patch"]}]
+    # The session ledger, in the release namespace: that one map by name, plus create.
+    assert roles[RELEASE_NS]["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["chaoslab-ledger"],
+         "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}]
+    for binding in (d for d in docs if d["kind"] == "RoleBinding"):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "op-sa", "namespace": RELEASE_NS}]
     cluster_resources = {r for rule in kinds["ClusterRole"]["rules"] for r in rule["resources"]}
     assert "configmaps" not in cluster_resources and "secrets" not in cluster_resources
     disabled = helm_template("--set", "operator.enabled=false")  # renders to nothing
@@ -114,6 +121,10 @@ ALLOWED = [
     ("patch", "outagescenarios.chaoslab.io", "-n", "team-a"),
     ("patch", "outagescenarios.chaoslab.io", "--subresource=status", "-n", "default"),
     ("create", "events", "-n", "team-a"),
+    # The session ledger in the release namespace.
+    ("get", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
+    ("patch", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
+    ("create", "configmaps", "-n", RELEASE_NS),
 ]
 DENIED = [
     ("get", "configmaps", "-n", "kube-system"),  # the whole collection
@@ -124,6 +135,11 @@ DENIED = [
     ("delete", "configmap/coredns", "-n", "kube-system"),
     ("create", "configmaps", "-n", "kube-system"),
     ("get", "configmap/coredns", "-n", "default"),
+    ("get", "configmap/other", "-n", RELEASE_NS),
+    ("patch", "configmap/other", "-n", RELEASE_NS),
+    ("delete", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
+    ("list", "configmaps", "-n", RELEASE_NS),
+    ("create", "configmaps", "-n", "default"),
     ("get", "secrets", "-n", "kube-system"),
     ("get", "secret/s", "-n", "kube-system"),
     ("list", "secrets", "-A"),
@@ -155,7 +171,7 @@ def test_operator_works_with_exactly_this_rbac(rbac_lab: OpLab, sa_kubeconfig: P
     whoami = lab.cp.kubectl(f"--kubeconfig={sa_kubeconfig}", "auth", "whoami", "-o",
                             "jsonpath={.status.userInfo.username}")
     assert whoami.stdout == f"system:serviceaccount:{RELEASE_NS}:{SA}"
-    lab.start_operator(kubeconfig=sa_kubeconfig)
+    lab.start_operator("--ledger", f"{RELEASE_NS}/chaoslab-ledger", kubeconfig=sa_kubeconfig)
     dynamo = "dynamodb.us-east-1.aws.internal"
     applied = lab.apply(scenario_yaml("as-sa", [{"target": dynamo, "mode": "nxdomain"}],
                                       duration="3s", start_after="0.5s"))
@@ -170,6 +186,12 @@ def test_operator_works_with_exactly_this_rbac(rbac_lab: OpLab, sa_kubeconfig: P
     lab.wait_dns(dynamo, "NODATA")
     lab.delete("as-sa-2")
     assert lab.configmap() == lab.base
+    # The session ledger was created and kept both, the deleted one with its revert.
+    ledger = json.loads(lab.cp.kubectl("get", "configmap", "chaoslab-ledger", "-n", RELEASE_NS,
+                                       "-o", "json").stdout)
+    entries = {e["name"]: e for e in map(json.loads, ledger["data"].values())}
+    assert {"as-sa", "as-sa-2"} <= set(entries), entries
+    assert entries["as-sa-2"]["revertedAt"] and entries["as-sa-2"]["deleting"]
     # The ConfigMap watch (list/watch by name) and everything else ran without a refusal.
     log = (lab.workdir / "operator.log").read_text()
     assert "Forbidden" not in log and " 403" not in log, log_tail(lab.workdir / "operator.log")
@@ -204,7 +226,7 @@ def test_uninstall_hook_reverts_faults_with_exactly_this_rbac(
     assert args[:3] == ["chaoslab", "abort", "--all"]
 
     if lab.operator is None or not lab.operator.alive():
-        lab.start_operator(kubeconfig=sa_kubeconfig)
+        lab.start_operator("--ledger", f"{RELEASE_NS}/chaoslab-ledger", kubeconfig=sa_kubeconfig)
     dynamo = "dynamodb.us-east-1.aws.internal"
     assert lab.apply(scenario_yaml("before-uninstall", [{"target": dynamo, "mode": "servfail"}],
                                    duration="10m")).returncode == 0
