@@ -172,9 +172,9 @@ class Reconciler:
 
         # 3. Observation: what the ConfigMap holds now, per scenario.
         confirmed_at = self.clock()
+        ledger: list[tuple[str, dict[str, object]]] = []
         for d in decided.decisions:
             if blocked and not d.active:
-        ledger: list[tuple[str, dict[str, object]]] = []
                 continue  # what the ConfigMap holds is unknown: record nothing
             status, events = planner.confirm(d, d.key in injected, confirmed_at, error)
             for event in events:
@@ -186,13 +186,13 @@ class Reconciler:
                 d.observed.namespace, d.observed.name, status.to_dict()
             ):
                 self._post(d, events)
-        self.metrics.set_active(injected, {d.key for d in decided.decisions})
-        if blocked:
             entry = entry_for(d, status)
             if entry is not None:
                 ledger.append((entry_key(*d.key, d.observed.uid), entry))
-            raise ConfigMapMissing(blocked)
+        self.metrics.set_active(injected, {d.key for d in decided.decisions})
         self._record(ledger)
+        if blocked:
+            raise ConfigMapMissing(blocked)
         return Outcome(
             injected=injected,
             known={d.key for d in decided.decisions},
@@ -201,8 +201,6 @@ class Reconciler:
             wrote_configmap=wrote,
         )
 
-    def _read_stop_conditions(self, decided: planner.Plan) -> dict[Key, list[Reading]]:
-        readings: dict[Key, list[Reading]] = {}
     def _record(self, entries: list[tuple[str, dict[str, object]]]) -> None:
         """The session ledger; a failure is logged and retried next pass, never fatal."""
         try:
@@ -219,6 +217,8 @@ class Reconciler:
             log.info("session ledger written again")
             self._ledger_warned = None
 
+    def _read_stop_conditions(self, decided: planner.Plan) -> dict[Key, list[Reading]]:
+        readings: dict[Key, list[Reading]] = {}
         for d in decided.needing_stop_readings():
             assert d.scenario is not None
             readings[d.key] = [
@@ -247,11 +247,11 @@ class Reconciler:
             return
         if (namespace, name) in outcome.injected:
             raise RuntimeError(f"{namespace}/{name} is still in the Corefile")
-
-    # -- the loop ----------------------------------------------------------------------
         if uid is not None and self.ledger.holds_back_deletion(entry_key(namespace, name, uid)):
             raise RuntimeError(f"{namespace}/{name}: its session-ledger entry is not written "
                                f"yet ({self.ledger.last_error})")
+
+    # -- the loop ----------------------------------------------------------------------
     def trigger(self) -> None:
         """Ask for a pass as soon as possible (thread-safe, coalescing)."""
         self._wake.set()
