@@ -42,6 +42,7 @@ from chaoslab.procs import (
 )
 from chaoslab.toolpaths import REPO_ROOT, tool
 
+SCENARIOS_PATH = "/apis/chaoslab.io/v1alpha1/outagescenarios"
 CRD_FILE = REPO_ROOT / "charts" / "chaoslab" / "crds" / "outagescenarios.yaml"
 PROBE_NAME = "dynamodb.us-east-1.aws.internal"
 
@@ -164,6 +165,11 @@ class LocalLab:
         self.cp.kubectl("apply", "-f", str(CRD_FILE))
         self.cp.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                         "crd/outagescenarios.chaoslab.io")
+        # Established is not enough: the new resource's watch cache answers 429 "storage is
+        # (re)initializing" for a moment, which kopf logs as an ERROR on its first watch.
+        wait_until("the OutageScenario watch cache", lambda: self.cp.kubectl(
+            "get", "--raw", f"{SCENARIOS_PATH}?watch=1&timeoutSeconds=1",
+            check=False, timeout=10).returncode == 0, 60, self.cp.procs, interval=0.2)
 
         endpoints = [e for e in catalog.ENDPOINTS if e.region in opts.regions]
         grpc_ports = {e.key: free_port() for e in endpoints}
