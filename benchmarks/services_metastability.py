@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.bootstrap import customer_credentials
 from chaoslab_services.protos import lambda_pb2, lambda_pb2_grpc
 
@@ -66,7 +66,7 @@ async def load(address: str, tokens: list[str], rate: float, total: float,
 def run_profile(profile: str, args: argparse.Namespace
                 ) -> tuple[list[tuple[float, bool]], dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix=f"svc-meta-{profile}-") as tmp:
-        lab = labkit.Lab(Path(tmp), profile=profile, ttl=5)
+        lab = testlab.Lab(Path(tmp), profile=profile, ttl=5)
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)
@@ -74,7 +74,7 @@ def run_profile(profile: str, args: argparse.Namespace
 
             def tick(second: int) -> None:
                 if second == args.fault_at:
-                    lab.dns.set_faults(labkit.nodata(DDB), probe=DDB,
+                    lab.dns.set_faults(testlab.nodata(DDB), probe=DDB,
                                        expect=lambda rc, ips: not ips)
                 if second == args.fault_at + args.fault_for:
                     lab.dns.set_faults("", probe=DDB, expect=lambda rc, ips: bool(ips))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import grpc
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.bootstrap import customer_credentials
 from chaoslab_services.protos import (
     dynamodb_pb2,
@@ -157,7 +157,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="svc-bench-") as tmp:
-        lab = labkit.Lab(Path(tmp))
+        lab = testlab.Lab(Path(tmp))
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)

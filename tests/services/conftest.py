@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
@@ -18,7 +18,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 @pytest.fixture(scope="session")
 def coredns_binary():
     try:
-        return labkit.coredns_binary()
+        return testlab.coredns_binary()
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
 

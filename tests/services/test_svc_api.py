@@ -13,7 +13,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.common.client import LabClient
 from chaoslab_services.protos import (
     cloudwatch_pb2,
@@ -50,7 +50,7 @@ def lab(coredns_binary, tmp_path_factory):
     cw.write_text(yaml.safe_dump({"settings": {"alarm_eval_interval": "500ms"}}))
     lam = workdir / "lambda.yaml"
     lam.write_text(yaml.safe_dump({"settings": {"metrics_flush_interval": "300ms"}}))
-    lab = labkit.Lab(workdir, configs={"cloudwatch.us-east-1": cw, "lambda.us-east-1": lam})
+    lab = testlab.Lab(workdir, configs={"cloudwatch.us-east-1": cw, "lambda.us-east-1": lam})
     try:
         lab.start()
         lab.bootstrap(customers=3)

@@ -16,7 +16,7 @@ import grpc
 import pytest
 import yaml
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.protos import (
     cloudwatch_pb2,
     cloudwatch_pb2_grpc,
@@ -34,7 +34,7 @@ TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cascade")
-    lab = labkit.Lab(workdir, ttl=1)
+    lab = testlab.Lab(workdir, ttl=1)
     try:
         lab.start()
         lab.bootstrap(customers=3)
@@ -58,14 +58,14 @@ def authenticate(address: str, user: str = "customer-0") -> iam_pb2.Authenticate
         user=user, secret=f"{user}-secret"), timeout=TIMEOUT)
 
 
-def invoke(lab: labkit.Lab, token: str) -> lambda_pb2.InvokeResponse:
+def invoke(lab: testlab.Lab, token: str) -> lambda_pb2.InvokeResponse:
     stub = lambda_pb2_grpc.LambdaStub(grpc.insecure_channel(lab.address("lambda.us-east-1")))
     return stub.Invoke(lambda_pb2.InvokeRequest(token=token, function="order-counter",
                                                 payload={"customer": "customer-0"}),
                        timeout=TIMEOUT)
 
 
-def put_metric(lab: labkit.Lab, token: str) -> cloudwatch_pb2.PutMetricDataResponse:
+def put_metric(lab: testlab.Lab, token: str) -> cloudwatch_pb2.PutMetricDataResponse:
     stub = cloudwatch_pb2_grpc.CloudWatchStub(
         grpc.insecure_channel(lab.address("cloudwatch.us-east-1")))
     return stub.PutMetricData(cloudwatch_pb2.PutMetricDataRequest(
@@ -92,12 +92,12 @@ def eventually(fn: Callable[[], tuple[grpc.StatusCode, str]], want: grpc.StatusC
     return result
 
 
-def inject_nodata(lab: labkit.Lab, name: str = DDB) -> None:
-    lab.dns.set_faults(labkit.nodata(name), probe=name,
+def inject_nodata(lab: testlab.Lab, name: str = DDB) -> None:
+    lab.dns.set_faults(testlab.nodata(name), probe=name,
                        expect=lambda rcode, ips: rcode == "NOERROR" and not ips)
 
 
-def clear_faults(lab: labkit.Lab, name: str = DDB) -> None:
+def clear_faults(lab: testlab.Lab, name: str = DDB) -> None:
     lab.dns.set_faults("", probe=name, expect=lambda rcode, ips: bool(ips))
 
 

@@ -8,7 +8,7 @@ import socket
 import grpc
 import pytest
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.common.config import parse_networks
 from chaoslab_services.common.deps import Dependency, DependencyError
 from chaoslab_services.common.dns import DnsError, DnsResolver
@@ -32,11 +32,11 @@ def coredns(coredns_binary, tmp_path_factory):
                BIG: [f"127.0.1.{i}" for i in range(1, 41)]}
     for name in ("nx", "sf", "ref", "nodata"):
         records[f"{name}.aws.internal"] = ["127.0.0.1"]
-    server = labkit.CoreDNS(tmp_path_factory.mktemp("dns"), records, ttl=1)
-    server.faults = (labkit.rcode_fault("nx.aws.internal", "NXDOMAIN")
-                     + labkit.rcode_fault("sf.aws.internal", "SERVFAIL")
-                     + labkit.rcode_fault("ref.aws.internal", "REFUSED")
-                     + labkit.nodata("nodata.aws.internal"))
+    server = testlab.CoreDNS(tmp_path_factory.mktemp("dns"), records, ttl=1)
+    server.faults = (testlab.rcode_fault("nx.aws.internal", "NXDOMAIN")
+                     + testlab.rcode_fault("sf.aws.internal", "SERVFAIL")
+                     + testlab.rcode_fault("ref.aws.internal", "REFUSED")
+                     + testlab.nodata("nodata.aws.internal"))
     server.start()
     yield server
     server.stop()

@@ -14,7 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaoslab_services import catalog, labkit
+from chaoslab.testkit import services as testlab
+from chaoslab_services import catalog
 from chaoslab_services.protos import (
     cloudwatch_pb2,
     dynamodb_pb2,
@@ -90,7 +91,7 @@ def message_strategy(desc, depth: int = 0) -> st.SearchStrategy:
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = labkit.Lab(tmp_path_factory.mktemp("fuzz"))
+    lab = testlab.Lab(tmp_path_factory.mktemp("fuzz"))
     try:
         lab.start()
         lab.bootstrap(customers=2)

@@ -12,7 +12,7 @@ import time
 import grpc
 import pytest
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.protos import (
     dynamodb_pb2,
     dynamodb_pb2_grpc,
@@ -27,7 +27,7 @@ DDB_EAST = "dynamodb.us-east-1.aws.internal"
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = labkit.Lab(tmp_path_factory.mktemp("regions"), regions=("us-east-1", "us-west-2"),
+    lab = testlab.Lab(tmp_path_factory.mktemp("regions"), regions=("us-east-1", "us-west-2"),
                      ttl=1)
     try:
         lab.start()
@@ -50,7 +50,7 @@ def test_us_west_2_lambda_fails_with_us_east_1_dynamodb(lab):
         user="customer-1", secret="customer-1-secret"), timeout=5).token
     assert _invoke_west(lab, token).result["tier"] == "silver"
 
-    lab.dns.set_faults(labkit.nodata(DDB_EAST), probe=DDB_EAST, expect=lambda rc, ips: not ips)
+    lab.dns.set_faults(testlab.nodata(DDB_EAST), probe=DDB_EAST, expect=lambda rc, ips: not ips)
     try:
         deadline, code = time.monotonic() + 15, None
         while time.monotonic() < deadline:

@@ -311,13 +311,14 @@ def test_bootstrap_functions_parse():
 
 
 def test_missing_coredns_fails_naming_make_tools(monkeypatch, tmp_path):
-    from chaoslab_services import labkit
+    from chaoslab.testkit import services as testlab
+    from chaoslab.toolpaths import REPO_ROOT
 
     monkeypatch.setenv("CHAOSLAB_COREDNS", str(tmp_path / "nope"))
     with pytest.raises(RuntimeError, match="make tools"):
-        labkit.coredns_binary()
+        testlab.coredns_binary()
     monkeypatch.delenv("CHAOSLAB_COREDNS")
-    assert labkit.coredns_binary() == labkit.REPO_ROOT / ".tools" / "bin" / "coredns"
+    assert testlab.coredns_binary() == REPO_ROOT / ".tools" / "bin" / "coredns"
 
 
 def test_iam_policy_evaluation():

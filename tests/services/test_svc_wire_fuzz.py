@@ -20,7 +20,7 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chaoslab_services import labkit
+from chaoslab.testkit import services as testlab
 from chaoslab_services.protos import (
     cloudwatch_pb2,
     dynamodb_pb2,
@@ -107,13 +107,13 @@ def methods() -> list[tuple[str, str, Descriptor]]:
     return out
 
 
-def log_lines(proc: labkit.ServiceProcess) -> list[str]:
+def log_lines(proc: testlab.ServiceProcess) -> list[str]:
     return proc.log_path.read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = labkit.Lab(tmp_path_factory.mktemp("wire-fuzz"))
+    lab = testlab.Lab(tmp_path_factory.mktemp("wire-fuzz"))
     try:
         lab.start()
         lab.bootstrap(customers=1)

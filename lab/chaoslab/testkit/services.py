@@ -1,7 +1,7 @@
 """A small lab of real processes -- CoreDNS plus service tiers -- for tests and benchmarks.
 
-Not the product's lab runtime (that is ``lab/``): this is the minimum to exercise the
-services end to end. CoreDNS is the project's own build at ``.tools/bin/coredns`` (``make
+Not the product's lab runtime (``chaoslab.local``): this is the minimum to exercise the
+services end to end, for their tests and benchmarks. CoreDNS is the project's own build at ``.tools/bin/coredns`` (``make
 tools``); the Corefile uses only stock plugins (``hosts`` for the records, ``template`` for
 injected faults) and is reloaded with SIGUSR1, with no ``reload`` or ``health`` plugin (see
 the coredns#6263 and coredns#1722 pitfalls). Everything listens on 127.0.0.1 on free ports.
@@ -29,10 +29,9 @@ import dns.rcode
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaoslab.procs import free_port
+from chaoslab.toolpaths import tools_dir
 from chaoslab_services import catalog
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COREDNS = REPO_ROOT / ".tools" / "bin" / "coredns"
 
 
 def coredns_binary() -> Path:
@@ -40,7 +39,7 @@ def coredns_binary() -> Path:
 
     ``CHAOSLAB_COREDNS`` may point elsewhere for development only.
     """
-    path = Path(os.environ.get("CHAOSLAB_COREDNS") or COREDNS)
+    path = Path(os.environ.get("CHAOSLAB_COREDNS") or tools_dir() / "coredns")
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise RuntimeError(f"CoreDNS binary not found at {path}: run `make tools` first "
                            "(it builds .tools/bin/coredns)")
