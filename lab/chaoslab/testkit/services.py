@@ -1,10 +1,11 @@
 """A small lab of real processes -- CoreDNS plus service tiers -- for tests and benchmarks.
 
 Not the product's lab runtime (``chaoslab.local``): this is the minimum to exercise the
-services end to end, for their tests and benchmarks. CoreDNS is the project's own build at ``.tools/bin/coredns`` (``make
-tools``); the Corefile uses only stock plugins (``hosts`` for the records, ``template`` for
-injected faults) and is reloaded with SIGUSR1, with no ``reload`` or ``health`` plugin (see
-the coredns#6263 and coredns#1722 pitfalls). Everything listens on 127.0.0.1 on free ports.
+services end to end, for their tests and benchmarks. CoreDNS is the project's own build at
+``.tools/bin/coredns`` (``make tools``); the Corefile uses only stock plugins (``hosts`` for
+the records, ``template`` for injected faults) and is reloaded with SIGUSR1, with no
+``reload`` or ``health`` plugin (see the coredns#6263 and coredns#1722 pitfalls). Everything
+listens on 127.0.0.1 on free ports.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from chaoslab.procs import free_port
 from chaoslab.toolpaths import tools_dir
 from chaoslab_services import catalog
-
 
 
 def coredns_binary() -> Path:
