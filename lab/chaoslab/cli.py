@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "chaoslab_dns.command",  # corefile
     "chaoslab_operator.command",  # operator, abort
     "chaoslab_report.command",  # report
+    "chaoslab.watch.command",  # watch (the live terminal view)
     "chaoslab.experiment.command",  # experiment
     "chaoslab.controlplane_command",  # controlplane up|down
 )
@@ -28,7 +29,9 @@ DNS Chaos Lab: rehearse a DNS failure cascading through AWS-like services.
 
 Typical game day on this machine:
   chaoslab up --local              start the local lab (make up LAB=local)
-  kubectl apply -f scenarios/...   inject an outage (KUBECONFIG=.lab/kubeconfig)
+  export KUBECONFIG=$PWD/.lab/kubeconfig
+  kubectl apply -f scenarios/...   inject an outage
+  chaoslab watch                   watch it live: scenarios, tiers, DNS faults
   chaoslab report --out DIR        write the game-day report
   chaoslab down                    stop everything
 

@@ -113,13 +113,18 @@ def run_up(args: argparse.Namespace) -> int:
         state = lab.up()
     except (ComponentFailed, ToolMissing) as exc:
         return _fail(str(exc))
+    # Absolute, so the export line works pasted into any shell, from any directory.
+    kubeconfig = Path(state.kubeconfig).resolve()
+    watch = "chaoslab watch" + ("" if args.lab_dir == Path(".lab")
+                                else f" --lab-dir {args.lab_dir}")
     print(f"""
 The lab is up. State in {lab.state_file}
   DNS (CoreDNS)   {state.dns}
   Prometheus      {state.prometheus}
   Locust          {state.locust}
-  kubeconfig      export KUBECONFIG={state.kubeconfig}
+  kubeconfig      export KUBECONFIG={kubeconfig}
 Try:  kubectl apply -f scenarios/us-east-1-dynamodb-dns.yaml
+      {watch}   (live: scenarios, tiers, DNS faults; q quits)
       dig @{state.dns.split(':')[0]} -p {state.dns.split(':')[1]} dynamodb.us-east-1.aws.internal
       chaoslab status ; chaoslab report --out reports/now ; chaoslab down""")
     return 0
