@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Fault", "Mode", "OnError", "Scenario", "StopCondition"]
+__all__ = ["Fault", "Hypothesis", "Mode", "OnError", "Scenario", "StopCondition", "Window"]
 
 
 class Mode(StrEnum):
@@ -63,6 +63,35 @@ class StopCondition:
     for_seconds: float
 
 
+class Window(StrEnum):
+    """Which evaluations of a hypothesis are judged."""
+
+    DURING = "during"  # while the scenario's faults were live: injection to revert
+    AFTER = "after"  # from the revert plus `within` until the end of the report's window
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A declared expectation: every evaluation of ``query`` in ``window`` within the bounds.
+
+    Judged after the fact by the report (``chaoslab_report.hypotheses``), never by the
+    operator, which only refuses a query Prometheus cannot parse.
+    """
+
+    name: str
+    query: str  # PromQL returning one number
+    window: Window
+    min: float | None = None  # at least one of min/max is set
+    max: float | None = None
+    within: float = 0.0  # seconds after the revert before `after` starts judging
+
+    def bounds(self) -> str:
+        """The bound in words, e.g. ">= 0.99" or "in [0, 5]"."""
+        if self.min is not None and self.max is not None:
+            return f"in [{self.min:g}, {self.max:g}]"
+        return f">= {self.min:g}" if self.min is not None else f"<= {self.max:g}"
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One OutageScenario: which faults, when, for how long, and when to give up early."""
@@ -74,6 +103,7 @@ class Scenario:
     duration: float  # seconds the faults stay injected
     stop_conditions: tuple[StopCondition, ...] = ()
     on_error: OnError = OnError.ABORT  # spec.onError: unevaluable stop conditions
+    hypotheses: tuple[Hypothesis, ...] = ()  # spec.hypotheses: judged by the report
     # Epoch seconds when the faults end (status.endAt). Not part of the spec: the operator
     # sets it at injection (``injected``), and the compiler writes it into every rule so the
     # plugin drops the rule by itself once it has passed.

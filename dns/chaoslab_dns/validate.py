@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .durations import DurationError, parse_duration
-from .model import Fault, Mode, OnError, Scenario, StopCondition
+from .model import Fault, Hypothesis, Mode, OnError, Scenario, StopCondition, Window
 
 __all__ = [
     "API_VERSION",
@@ -25,6 +25,7 @@ __all__ = [
     "MAX_DURATION",
     "MAX_FAULTS",
     "ScenarioError",
+    "parse_hypotheses",
     "parse_scenario",
     "parse_spec",
     "parse_target",
@@ -35,15 +36,19 @@ KIND = "OutageScenario"
 MAX_FAULTS = 16
 MAX_DELAY = 30.0  # seconds; longer is a timeout for every client anyway
 MAX_DURATION = 24 * 3600.0  # a game day, not a permanent outage
+MAX_HYPOTHESES = 16
+MAX_WITHIN = 3600.0  # an `after` grace longer than an hour is no recovery claim
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _K8S_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec", "status"}
-_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError"}
+_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError", "hypotheses"}
 _FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability"}
 _STOP_KEYS = {"query", "above", "for"}
+_HYPOTHESIS_KEYS = {"name", "query", "during", "after"}
+_WINDOW_KEYS = {Window.DURING: {"min", "max"}, Window.AFTER: {"min", "max", "within"}}
 
 
 class ScenarioError(ValueError):
@@ -200,21 +205,77 @@ def _parse_fault(obj: Any, field: str) -> Fault:
 def _parse_stop_condition(obj: Any, field: str) -> StopCondition:
     cond = _mapping(obj, field)
     _no_unknown_keys(cond, _STOP_KEYS, field)
-    query = cond.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise ScenarioError(
-            f"{field}.query", f"must be a non-empty PromQL string, got {_show(query)}"
-        )
-    if _CONTROL.search(query):
-        raise ScenarioError(
-            f"{field}.query",
-            f"must be a single line without control characters, got {_show(query)}",
-        )
+    query = _parse_query(cond.get("query"), f"{field}.query")
     if cond.get("above") is None:
         raise ScenarioError(f"{field}.above", "is required")
     above = _number(cond["above"], f"{field}.above")
     for_seconds = 0.0 if cond.get("for") is None else _duration(cond["for"], f"{field}.for")
     return StopCondition(query=query, above=above, for_seconds=for_seconds)
+
+
+def _parse_query(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ScenarioError(field, f"must be a non-empty PromQL string, got {_show(value)}")
+    if _CONTROL.search(value):
+        raise ScenarioError(
+            field, f"must be a single line without control characters, got {_show(value)}"
+        )
+    return value
+
+
+def _parse_hypothesis(obj: Any, field: str) -> Hypothesis:
+    hyp = _mapping(obj, field)
+    _no_unknown_keys(hyp, _HYPOTHESIS_KEYS, field)
+    name = hyp.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 128 or _CONTROL.search(name):
+        raise ScenarioError(
+            f"{field}.name", f"must be 1 to 128 characters on one line, got {_show(name)}"
+        )
+    if hyp.get("query") is None:
+        raise ScenarioError(f"{field}.query", "is required: PromQL returning one number")
+    query = _parse_query(hyp["query"], f"{field}.query")
+    windows = [w for w in Window if hyp.get(w.value) is not None]
+    if len(windows) != 1:
+        raise ScenarioError(field, (
+            "needs exactly one window: during (while the faults were live) or after (from the "
+            f"revert plus within), got {' and '.join(w.value for w in windows) or 'neither'}"
+        ))
+    window = windows[0]
+    where = f"{field}.{window.value}"
+    body = _mapping(hyp[window.value], where)
+    _no_unknown_keys(body, _WINDOW_KEYS[window], where)
+    low = None if body.get("min") is None else _number(body["min"], f"{where}.min")
+    high = None if body.get("max") is None else _number(body["max"], f"{where}.max")
+    if low is None and high is None:
+        raise ScenarioError(where, "needs a bound: min, max or both (e.g. {min: 0.99})")
+    if low is not None and high is not None and low > high:
+        raise ScenarioError(where, f"min {low:g} is above max {high:g}")
+    within = 0.0
+    if body.get("within") is not None:
+        within = _duration(body["within"], f"{where}.within")
+        if within > MAX_WITHIN:
+            raise ScenarioError(
+                f"{where}.within", f"must be at most 1h, got {_show(body['within'])}"
+            )
+    return Hypothesis(name=name, query=query, window=window, min=low, max=high, within=within)
+
+
+def parse_hypotheses(raw: Any, field: str = "spec.hypotheses") -> tuple[Hypothesis, ...]:
+    """``spec.hypotheses``, validated; the report uses this too, so both read them alike."""
+    if raw is None:
+        return ()
+    items = _sequence(raw, field)
+    if len(items) > MAX_HYPOTHESES:
+        raise ScenarioError(field, f"must hold at most {MAX_HYPOTHESES}, got {len(items)}")
+    out = tuple(_parse_hypothesis(h, f"{field}[{i}]") for i, h in enumerate(items))
+    seen: set[str] = set()
+    for i, h in enumerate(out):
+        if h.name in seen:
+            raise ScenarioError(
+                f"{field}[{i}].name", f"{h.name!r} is used twice: names must be unique"
+            )
+        seen.add(h.name)
+    return out
 
 
 def _sequence(value: Any, field: str) -> Sequence[Any]:
@@ -273,6 +334,7 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
                 "that cannot be evaluated stops the scenario) or 'continue'",
             )
         on_error = OnError(raw)
+    hypotheses = parse_hypotheses(body.get("hypotheses"))
     return Scenario(
         namespace=namespace,
         name=name,
@@ -281,6 +343,7 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
         duration=duration,
         stop_conditions=stops,
         on_error=on_error,
+        hypotheses=hypotheses,
     )
 
 

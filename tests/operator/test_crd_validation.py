@@ -71,6 +71,39 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("stop condition above not a number",
      spec(stopConditions=[{"query": "up", "above": "lots", "for": "1s"}]),
      "spec.stopConditions[0].above"),
+    # spec.hypotheses: a name, a query, exactly one window, a bound, a Go duration.
+    ("hypothesis without query", spec(hypotheses=[{"name": "h", "during": {"min": 1}}]),
+     "spec.hypotheses[0].query"),
+    ("hypothesis without name", spec(hypotheses=[{"query": "up", "during": {"min": 1}}]),
+     "spec.hypotheses[0].name"),
+    ("hypothesis without min or max",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {}}]), "spec.hypotheses[0].during"),
+    ("hypothesis after without min or max",
+     spec(hypotheses=[{"name": "h", "query": "up", "after": {"within": "30s"}}]),
+     "spec.hypotheses[0].after"),
+    ("hypothesis with bad within",
+     spec(hypotheses=[{"name": "h", "query": "up", "after": {"min": 1, "within": "half a min"}}]),
+     "spec.hypotheses[0].after.within"),
+    ("hypothesis within over 1h",
+     spec(hypotheses=[{"name": "h", "query": "up", "after": {"min": 1, "within": "2h"}}]),
+     "spec.hypotheses[0].after.within"),
+    ("hypothesis without a window", spec(hypotheses=[{"name": "h", "query": "up"}]),
+     "spec.hypotheses[0]"),
+    ("hypothesis with both windows",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": 1}, "after": {"min": 1}}]),
+     "spec.hypotheses[0]"),
+    ("hypothesis min above max",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": 2, "max": 1}}]),
+     "spec.hypotheses[0].during"),
+    ("hypothesis bound not a number",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": "high"}}]),
+     "spec.hypotheses[0].during.min"),
+    ("hypothesis names repeated",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": 1}}] * 2),
+     "spec.hypotheses"),
+    ("unknown hypothesis field",
+     spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": 1}, "for": "1m"}]),
+     "spec.hypotheses[0].for"),
 ]
 
 
@@ -86,6 +119,13 @@ READABLE: list[tuple[str, dict[str, Any], str]] = [
     ("duration too long", spec(duration="25h"), 'must be more than 0s and at most 24h, got "25h"'),
     ("bad IPv4", fault(mode="redirect", redirectTo="300.1.1.1"),
      'must be an IPv4 address such as 127.0.0.9, got "300.1.1.1"'),
+    ("hypothesis without a bound", spec(hypotheses=[{"name": "h", "query": "up", "during": {}}]),
+     "needs a bound: min, max or both"),
+    ("hypothesis without a window", spec(hypotheses=[{"name": "h", "query": "up"}]),
+     "needs exactly one window: during"),
+    ("hypothesis bad within",
+     spec(hypotheses=[{"name": "h", "query": "up", "after": {"min": 1, "within": "soon"}}]),
+     'must be a Go duration such as 800ms, 90s, 2m or 1h30m, got "soon"'),
 ]
 
 
@@ -130,6 +170,12 @@ def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
         fault(target="DynamoDB.us-east-1.aws.internal"),  # lower-cased by the operator
         fault(target="dynamodb.us-east-1.aws.internal."),
         spec(onError="abort"),
+        spec(hypotheses=[
+            {"name": "west sign-in unaffected", "query": "vector(1)", "during": {"min": 0.99}},
+            {"name": "back within 30 s", "query": "scalar(vector(1))",
+             "after": {"min": 0.99, "max": 1, "within": "30s"}},
+            {"name": "p99 bounded", "query": "vector(0.2)", "after": {"max": 0.5}},
+        ]),
     ]
     for body in valid:
         result = lab.cp.kubectl("apply", "--dry-run=server", "-f", "-",
