@@ -78,3 +78,14 @@ def test_scenario_objects_read_as_the_operator_writes_them() -> None:
     assert sc.ended_at - sc.injected_at == 30.5
     fresh = sources.scenario_from_object({"metadata": {"namespace": "n", "name": "x"}})
     assert fresh.phase == "Pending" and fresh.faults == ()
+
+
+def test_a_lab_stopped_under_the_watch_is_noted(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{}")
+    src = sources.Sources(f"http://127.0.0.1:{free_port()}", None, state_file=state)
+    assert src.snapshot().notes == ()
+    state.unlink()
+    snap = src.snapshot()
+    assert snap.notes and "chaoslab up --local" in snap.notes[0]
+    assert snap.prometheus_error == "connection refused"

@@ -57,7 +57,7 @@ def test_wide_frame() -> None:
         "Services             avail         now           p99 (log)      now",
         "  dynamodb us-east-1 ██████████ 100.0%           ▂▂▂▂▂▂▂▂▂▂    3 ms",
         "  iam us-east-1      ██████▂▁▂▁  10.0% DEGRADED  ▂▂▂▂▂▂▇▇▇▇  1.50 s",
-        "  s3 us-west-2                       - no data                    -",
+        "  s3 us-west-2                       - idle                       -",
     ]
 
 
@@ -68,7 +68,7 @@ def test_narrow_terminal_drops_sparklines_then_latency() -> None:
         "Services                 now",
         "  dynamodb us-east-1  100.0%           p99     3 ms",
         "  iam us-east-1        10.0% DEGRADED  p99   1.50 s",
-        "  s3 us-west-2             - no data   p99        -",
+        "  s3 us-west-2             - idle      p99        -",
     ]
     assert render(SNAP, 40, 40)[-2] == "  iam us-east-1        10.0% DEGRADED"
     assert render(SNAP, 30, 40)[2] == "  default/ddb-nodata  Active …"

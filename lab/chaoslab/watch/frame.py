@@ -7,7 +7,8 @@ any ANSI code is added, so colour never changes what fits.
 
 Reading the view: availability sparklines are full blocks while a tier meets the SLO and
 drop below that in proportion (one glance finds the dip); p99 sparklines share one log scale
-from 1 ms to 10 s across tiers, so a tall bar is slow whatever the tier.
+from 1 ms to 10 s across tiers, so a tall bar is slow whatever the tier. A blank is a second
+with no requests in the rate window (0/0 has no availability); a tier with none now is idle.
 """
 
 from __future__ import annotations
@@ -358,7 +359,7 @@ def columns(tiers: Sequence[Tier], width: int, history: int) -> _Columns:
 def _tier_row(t: Tier, c: _Columns, slo: float, blocks: str) -> list[Span]:
     a, p = last(t.availability), last(t.p99)
     degraded = not math.isnan(a) and a < slo
-    flag = " DEGRADED" if degraded else (" no data" if math.isnan(a) else "")
+    flag = " DEGRADED" if degraded else (" idle" if math.isnan(a) else "")
     tone = "alert" if degraded else ("dim" if math.isnan(a) else "green")
     row: list[Span] = [(f"  {t.label:<{c.name}} ", "")]
     if c.spark:

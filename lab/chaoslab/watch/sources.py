@@ -92,8 +92,10 @@ def _first(result: Sequence[tuple[Mapping[str, str], float]]) -> float | None:
 
 def fetch_metrics(prom: Prometheus, exprs: Mapping[str, str], now: float,
                   history: int) -> Metrics:
-    """One round of queries: ranges for the sparklines (1 s apart), instants for the rest.
-    Raises PrometheusError at the first query Prometheus does not answer."""
+    """One round of queries, every one evaluated at the same whole second: ranges for the
+    sparklines (1 s apart), instants for the rest. Raises PrometheusError at the first
+    query Prometheus does not answer."""
+    now = math.floor(now)
     start = now - max(history - 1, 1)
 
     def series(name: str) -> list[Series]:
