@@ -4,7 +4,10 @@ The spec can be valid and still do nothing or the wrong thing on this lab: a tar
 server block with chaoslab markers would ever be asked about (a fault that never fires), or
 a redirect to an address the lab's services refuse to dial. Both depend on the live base
 Corefile and the lab's settings, so the operator checks them when it accepts a scenario
-(`Failed`, nothing injected) rather than the CRD. Pure functions, no I/O.
+(`Failed`, nothing injected) rather than the CRD. Likewise a declared hypothesis whose
+query Prometheus cannot parse would only be found out by the report, after the game day:
+it is refused now (`admit_hypotheses`, on readings the reconciler takes). Pure functions,
+no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 
 from chaoslab_dns.corefile import fault_zones, zone_covers
 from chaoslab_dns.model import Mode, Scenario
-from chaoslab_operator.plan import Refusal
+from chaoslab_operator.plan import QUERY_INVALID, UNREACHABLE, Notice, Reading, Refusal
 
 # The services' default allowed networks (chaoslab_services.common.config), and so the
 # operator's default: a redirect elsewhere would only be refused by every client.
@@ -50,4 +53,33 @@ def admit(
                     "them with the operator's --allowed-networks (and the services' "
                     "--allowed-networks, chart value services.allowedNetworks)"
                 ))
+    return None
+
+
+def admit_hypotheses(scenario: Scenario, readings: Sequence[Reading]) -> Refusal | Notice | None:
+    """Refuse a hypothesis whose query Prometheus refused (`readings[i]`: one instant query of
+    `spec.hypotheses[i]`); note, and accept, one that could not be checked.
+
+    Noted rather than failed when Prometheus is unreachable or the evaluation failed (HTTP
+    422): a hypothesis guards nothing during the game day, and the report judges it fail
+    closed (a query it cannot evaluate is a failed hypothesis), so accepting cannot turn an
+    unchecked query into a pass; failing would stop a game day over a verdict that comes
+    later. The HypothesesChecked condition and a Warning event say it was not checked. No
+    data at acceptance is fine: the metric may only appear under the fault.
+    """
+    unchecked = []
+    for i, h in enumerate(scenario.hypotheses):
+        reading = readings[i] if i < len(readings) else Reading(error="no reading")
+        where = f"spec.hypotheses[{i}] ({h.name!r}) query {h.query!r}"
+        if reading.error is None:
+            continue
+        if reading.reason == QUERY_INVALID:
+            return Refusal("HypothesisInvalid", (
+                f"{where}: {reading.error}; fix the query (it must return one number: a "
+                "scalar or a one-element instant vector) and re-apply"))
+        unchecked.append((reading.reason or UNREACHABLE, f"{where}: {reading.error}"))
+    if unchecked:
+        return Notice(unchecked[0][0], (
+            "hypothesis queries not checked (accepted anyway; the report fails a query it "
+            "cannot evaluate): " + "; ".join(m for _, m in unchecked)))
     return None

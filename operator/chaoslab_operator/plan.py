@@ -47,6 +47,7 @@ TERMINAL = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
 ACCEPTED = "Accepted"  # spec valid and its Corefile passes the check
 INJECTED = "Injected"  # the faults are in the ConfigMap right now (observed, not intended)
 STOP_CHECKED = "StopConditionsChecked"  # stop conditions could be evaluated at the last check
+HYPOTHESES_CHECKED = "HypothesesChecked"  # Prometheus parsed every spec.hypotheses query
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -346,9 +347,18 @@ class Refusal:
     message: str
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A check that could not be made but does not hold the scenario back: it is accepted,
+    and the HypothesesChecked condition (False, `reason`) and a Warning event say why."""
+
+    reason: str
+    message: str
+
+
 # A check of one scenario against the live Corefile and the lab: None when fine, else why
-# not (a bare string: the compiled Corefile was rejected).
-CorefileCheck = Callable[[Scenario], "str | Refusal | None"]
+# not (a bare string: the compiled Corefile was rejected), or a Notice to accept it with.
+CorefileCheck = Callable[[Scenario], "str | Refusal | Notice | None"]
 Readings = Mapping[Key, Sequence[Reading]]
 
 
@@ -403,6 +413,9 @@ def decide(
     events: list[Event] = []
     if st.accepted_at is None:
         problem = check(scenario)
+        notice = problem if isinstance(problem, Notice) else None
+        if notice is not None:
+            problem = None
         if isinstance(problem, Refusal):
             return _fail(now, obs, st, problem.reason, problem.message + "; nothing injected")
         if problem:
@@ -413,6 +426,14 @@ def decide(
             phase=Phase.PENDING,
             start_at=now + scenario.start_after,
         ).with_condition(ACCEPTED, "True", "Valid", "spec and compiled Corefile are valid", now)
+        if notice is not None:
+            st = st.with_condition(HYPOTHESES_CHECKED, "False", notice.reason, notice.message, now)
+            events.append(Event("Warning", "HypothesesUnchecked", notice.message))
+        elif scenario.hypotheses:
+            n = len(scenario.hypotheses)
+            st = st.with_condition(HYPOTHESES_CHECKED, "True", "Parsed", (
+                f"Prometheus parsed the {n} hypothesis quer{'ies' if n != 1 else 'y'}; "
+                "`chaoslab report` judges them"), now)
 
     accepted_at = st.accepted_at if st.accepted_at is not None else now
     start_at = accepted_at + scenario.start_after

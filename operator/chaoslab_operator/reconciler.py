@@ -23,7 +23,7 @@ from kubernetes.watch import Watch
 from chaoslab_dns.corefile import CorefileError, check_corefile, compile_corefile, strip_faults
 from chaoslab_dns.model import Scenario
 from chaoslab_operator import plan as planner
-from chaoslab_operator.admission import admit
+from chaoslab_operator.admission import admit, admit_hypotheses
 from chaoslab_operator.config import OperatorConfig
 from chaoslab_operator.kube import ConfigMapMissing, Conflict, Kube, interrupt_watch
 from chaoslab_operator.ledger import LABEL as LEDGER_LABEL
@@ -127,10 +127,12 @@ class Reconciler:
         if blocked:
             text = base = None
 
-        def check(scenario: Scenario) -> str | planner.Refusal | None:
-            if base is None:
-                return None  # judged once the ConfigMap is usable
-            return corefile_problem(base, scenario) or admit(base, scenario, cfg.allowed_networks)
+        def check(scenario: Scenario) -> str | planner.Refusal | planner.Notice | None:
+            problem = None if base is None else (  # else judged once the ConfigMap is usable
+                corefile_problem(base, scenario) or admit(base, scenario, cfg.allowed_networks))
+            return problem or admit_hypotheses(scenario, [  # queried only when the rest is fine
+                self.prometheus.query(h.query) if self.prometheus else unavailable()
+                for h in scenario.hypotheses])
 
         grace = cfg.stop_grace_seconds
         decided = planner.plan(now, observed, check, blocked=blocked, grace=grace)
