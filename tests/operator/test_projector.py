@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -125,3 +126,119 @@ def test_command_line_with_healthz(control_plane: ControlPlane, tmp_path: Path) 
     finally:
         proc.stop()
     assert proc.popen.returncode is not None
+
+
+# -- the cluster sidecar's mechanism (issue 13): CoreDNS found by name, the kubelet fallback --
+def test_signals_coredns_found_by_name_and_it_loads_at_once(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """The sidecar's reload: the real CoreDNS, found by its process name (its PID changes with
+    each container restart), SIGUSR1ed after each write; a new answer is served within a
+    second, again and again, with `health` and `ready` listening (coredns#1722)."""
+    import shutil
+
+    import dns.message
+    import dns.query
+
+    from chaoslab.projector import pids_named
+    from chaoslab.toolpaths import tool
+
+    # A copy under a name of this test's own: other labs' CoreDNS on this machine are not ours.
+    name = f"cdns-{tmp_path.name[-9:]}"[:15]
+    binary = tmp_path / name
+    shutil.copy(tool("coredns"), binary)
+    port, health, ready = free_port(), free_port(), free_port()
+
+    def corefile(address: str) -> str:
+        return (f".:{port} {{\n    bind 127.0.0.1\n    health 127.0.0.1:{health}\n"
+                f"    ready 127.0.0.1:{ready}\n    template IN A t.test {{\n"
+                f"        answer \"t.test. 5 IN A {address}\"\n    }}\n}}\n")
+
+    def answer() -> str | None:
+        try:
+            reply = dns.query.udp(dns.message.make_query("t.test", "A"), "127.0.0.1",
+                                  port=port, timeout=0.3)
+        except Exception:
+            return None
+        return reply.answer[0][0].address if reply.answer else None
+
+    _configmap(control_plane, "proj4", corefile("192.0.2.1"))
+    out = tmp_path / "etc" / "Corefile"
+    projector = Projector(
+        kubeconfig=control_plane.kubeconfig, namespace="default", name="proj4", key="Corefile",
+        out=out, signal_process=name,
+    )
+    projector.sync_once()
+    coredns = spawn(name, [binary, "-conf", out], tmp_path / "coredns.log")
+    try:
+        wait_for("CoreDNS answering", lambda: answer() == "192.0.2.1", 20)
+        assert pids_named(name) == [coredns.pid]
+        projector.start()
+        for i in range(2, 7):
+            _configmap(control_plane, "proj4", corefile(f"192.0.2.{i}"))
+            t0 = time.monotonic()
+            wait_for(f"answer {i}", lambda i=i: answer() == f"192.0.2.{i}", 5, 0.01)
+            assert time.monotonic() - t0 < 1.0
+        assert projector.signals == 5
+        with urllib.request.urlopen(f"http://127.0.0.1:{health}/health", timeout=2) as r:
+            assert r.status == 200  # the health listener survived five reloads
+        assert "address already in use" not in (tmp_path / "coredns.log").read_text()
+    finally:
+        projector.stop()
+        coredns.stop()
+
+
+def test_follows_the_kubelet_file_only_while_the_api_is_unreachable(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """With the API answering, the API wins (the kubelet's copy lags it); with the API gone,
+    each change of the kubelet's copy is projected, and /readyz says so while staying 200."""
+    import yaml
+
+    _configmap(control_plane, "proj5", "from-api\n")
+    kubelet = tmp_path / "configmap" / "Corefile"
+    write_atomically(kubelet, "kubelet-old\n")
+    out = tmp_path / "live" / "Corefile"
+    projector = Projector(
+        kubeconfig=control_plane.kubeconfig, namespace="default", name="proj5", key="Corefile",
+        out=out, follow_file=kubelet, follow_interval=0.1, fallback_after=0.5,
+    ).start()
+    try:
+        wait_for("API projection", lambda: out.exists() and out.read_text() == "from-api\n", 10)
+        write_atomically(kubelet, "kubelet-lagging\n")
+        time.sleep(1.0)
+        assert out.read_text() == "from-api\n"  # the API answers: its version stands
+        assert projector.readiness() == (True, "ok: following the API")
+    finally:
+        projector.stop()
+
+    # The same, against an API server that is not there.
+    config = yaml.safe_load(Path(control_plane.kubeconfig).read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = spawn("projector", [
+        sys.executable, "-m", "chaoslab.projector", "--kubeconfig", dead,
+        "--configmap", "default/proj5", "--out", out, "--follow-file", kubelet,
+        "--http", f"127.0.0.1:{port}",
+    ], tmp_path / "projector-dead.log")
+
+    def get(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    try:
+        wait_for("the kubelet's copy projected", lambda: out.read_text() == "kubelet-lagging\n", 20)
+        write_atomically(kubelet, "kubelet-new\n")
+        wait_for("its change projected", lambda: out.read_text() == "kubelet-new\n", 5)
+        code, body = get("/readyz")
+        assert code == 200 and body.startswith("degraded: API unreachable"), body
+        assert "kubelet" in body and "CoreDNS keeps its last Corefile" in body
+        assert get("/livez")[0] == 200  # no restart for an API outage
+        assert get("/healthz")[0] == 503  # not synced with the API
+    finally:
+        proc.stop()
