@@ -16,6 +16,8 @@
 #   CHAOSLAB_SET          extra --set assignments for the chart, space-separated
 #   IMAGE_TAG             tag of the lab's images (default dev)
 #   COREDNS_IMAGE         the lab's CoreDNS image (default chaoslab/coredns:$IMAGE_TAG)
+#   COREDNS_PROJECTOR     on (default): the projector sidecar brings faults to CoreDNS at once;
+#                         off: the kubelet's ConfigMap sync + `reload 2s` (coredns-patch.sh)
 #   WAIT_TIMEOUT          seconds to wait in step 3 (default 600)
 set -euo pipefail
 
@@ -24,6 +26,7 @@ namespace=${CHAOSLAB_NAMESPACE:-chaoslab}
 release=chaoslab
 tag=${IMAGE_TAG:-dev}
 coredns_image=${COREDNS_IMAGE:-chaoslab/coredns:$tag}
+projector=${COREDNS_PROJECTOR:-on}
 wait_timeout=${WAIT_TIMEOUT:-600}
 context=${KUBE_CONTEXT:-}
 
@@ -48,7 +51,8 @@ where=${context:+--context $context}
 
 # --- 1. cluster DNS ---------------------------------------------------------------------
 KUBECTL=$kubectl "$root/charts/coredns-patch.sh" apply ${context:+--context "$context"} \
-  --image "$coredns_image" --lab-namespace "$namespace"
+  --image "$coredns_image" --lab-namespace "$namespace" \
+  --projector "$projector" --projector-image "chaoslab/lab:$tag"
 
 # --- 2. chart ---------------------------------------------------------------------------
 values=()

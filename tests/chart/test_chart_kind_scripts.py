@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,7 +175,11 @@ def test_make_up_and_down_flow(tmp_path: Path) -> None:
         assert "docker build" not in calls  # SKIP_BUILD=1
         cm = json.loads(cp.kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o",
                                    "json").stdout)
-        assert cm["data"]["Corefile"].encode() == lab
+        # The projector sidecar is on by default: the lab Corefile without `reload` lines.
+        assert cm["data"]["Corefile"].encode() == re.sub(rb"(?m)^[ \t]*reload( .*)?\n", b"", lab)
+        spec = json.loads(cp.kubectl("-n", "kube-system", "get", "deployment", "coredns", "-o",
+                                     "json").stdout)["spec"]["template"]["spec"]
+        assert [c["name"] for c in spec["containers"]] == ["coredns", "chaoslab-projector"]
         release = cp.kubectl("-n", NAMESPACE, "get", "secrets", "-l", "owner=helm", "-o", "name")
         assert "sh.helm.release.v1.chaoslab.v1" in release.stdout
         # helm's lookup found kind's kube-dns Service for --dns.
