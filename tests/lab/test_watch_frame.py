@@ -172,3 +172,13 @@ def test_a_lab_that_never_faulted_says_none_yet() -> None:
                                 customer_success=None, breakers_open=None, shed=None)
     lines = render(dataclasses.replace(SNAP, metrics=quiet, scenarios=()), 100, 40)
     assert lines[2:4] == ["DNS faults answered      none yet", "Customers   no load figures"]
+
+
+def test_ascii_terminals_get_only_ascii_at_the_same_widths() -> None:
+    for width, height in ((120, 40), (45, 11)):
+        lines = render(SNAP, width, height, unicode=False, history=10)
+        assert all(line.isascii() for line in lines), lines
+        assert [len(a) for a in lines] == [len(u) for u in render(SNAP, width, height,
+                                                                   history=10)]
+    assert "  iam us-east-1      ######._._  10.0% DEGRADED  ......****  1.50 s" in render(
+        SNAP, 120, 40, unicode=False, history=10)

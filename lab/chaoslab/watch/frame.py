@@ -24,6 +24,7 @@ TERMINAL_PHASES = frozenset({"Completed", "Aborted", "Failed"})
 RECENT_SECONDS = 300.0  # ended scenarios stay listed this long
 P99_SCALE = (1e-3, 10.0)  # seconds: the p99 sparkline's log scale, shared by every tier
 ANSI = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "alert": "1;31"}
+_ASCII = str.maketrans({"·": "|", "…": "~"})  # one character each: widths hold
 PHASE_STYLE = {"Active": "alert", "Paused": "yellow", "Scheduled": "yellow", "Pending": "yellow",
                "Aborted": "red", "Failed": "red", "Completed": "dim"}
 
@@ -444,4 +445,7 @@ def render(s: Snapshot, width: int = 100, height: int = 40, *, color: bool = Fal
         more = len(spans) - height + 1
         spans = [*spans[:height - 1],
                  [(f"… {more} more lines (a taller terminal shows them)", "dim")]]
-    return [emit(rstrip(fit(row, width, ellipsis)), color) for row in spans[:height]]
+    lines = [emit(rstrip(fit(row, width, ellipsis)), color) for row in spans[:height]]
+    if unicode:
+        return lines
+    return [line.translate(_ASCII).encode("ascii", "replace").decode() for line in lines]
