@@ -146,7 +146,7 @@ def test_watch_in_tmux_against_a_real_lab(tmp_path: Path) -> None:
         screen, _ = wait_screen(
             term, session, "the scenario Active with IAM degraded",
             lambda s: " Active " in line_of(s, "default/watch-nodata")
-            and "DEGRADED" in line_of(s, "iam us-east-1") and faults_per_second(s) > 0, 30)
+            and "DEGRADED" in line_of(s, "iam us-east-1") and faults_per_second(s) > 0, 20)
         seen_after = time.monotonic() - applied
         print(f"scenario and degraded tier on screen {seen_after:.1f}s after kubectl apply:")
         print(screen)
