@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaoslab_report import analysis as an
 from chaoslab_report.analysis import Amplification, Counts, Edge, Tier, TierImpact
 from chaoslab_report.prom import Prometheus, Series
 from chaoslab_report.queries import QUERIES
 from chaoslab_report.timeline import ScenarioWindow, from_active_metric
+
+if TYPE_CHECKING:
+    from chaoslab_dns.model import Hypothesis
+    from chaoslab_report.hypotheses import Verdict
 
 SCHEMA = "chaoslab.report/v1"
 
@@ -91,6 +95,7 @@ class Report:
     # dependency -> (attempts, received) per intended call, rolling 5 bins
     amplification_series: dict[Tier, tuple[list[float], list[float]]]
     summary: list[str] = field(default_factory=list)
+    hypotheses: list[Verdict] = field(default_factory=list)  # spec.hypotheses, judged
     files: dict[str, str] = field(default_factory=dict)  # kind -> file name in out_dir
     out_dir: str = ""
     generated_at: float = field(default_factory=time.time)
@@ -111,6 +116,7 @@ class Report:
             "summary": self.summary,
             "scenarios": [{**s.to_json(), "failure_paths": [
                 p.to_json() for p in customer_paths(self, s)]} for s in self.scenarios],
+            "hypotheses": [v.to_json() for v in self.hypotheses],
             "tiers": [{"tier": t.key, "kind": t.kind, "name": t.name, "region": t.region,
                        "label": t.label} for t in self.tiers],
             "edges": [e.to_json() for e in self.edges],
@@ -231,9 +237,11 @@ def write(report: Report, out_dir: Path) -> Report:
 def build_report(prometheus_url: str, timeline: Sequence[ScenarioWindow] | None,
                  out_dir: str | Path, *, start: float | None = None, end: float | None = None,
                  step: float = 1.0, slo: float = 0.99, hold: float = 10.0,
-                 latency_window: str = "5s", lead: float = 60.0) -> Report:
+                 latency_window: str = "5s", lead: float = 60.0,
+                 hypotheses: Mapping[str, Sequence[Hypothesis] | str] | None = None) -> Report:
     """The whole report. Window: `start`/`end` if given, else from `lead` seconds before the
-    first injection (15 min ago without a timeline) until now."""
+    first injection (15 min ago without a timeline) until now. `hypotheses`: each scenario's
+    declared ones by `namespace/name` (or why they cannot be read), judged per scenario."""
     prom = Prometheus(prometheus_url)
     end = time.time() if end is None else end
     if start is None:
@@ -241,6 +249,11 @@ def build_report(prometheus_url: str, timeline: Sequence[ScenarioWindow] | None,
         start = (first - lead) if first is not None else end - 900.0
     data = collect(prom, start, end, step, latency_window)
     report = analyse(data, timeline, slo=slo, hold=hold, prometheus=prometheus_url)
+    if hypotheses:
+        from chaoslab_report.hypotheses import judge_declared
+
+        report.hypotheses = judge_declared(prom, [s.window for s in report.scenarios],
+                                           hypotheses, start, end, step)
     return write(report, Path(out_dir))
 
 

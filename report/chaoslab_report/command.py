@@ -5,6 +5,11 @@ faults were live: the named OutageScenarios (`--scenario NS/NAME`, read with kub
 the lab's kubeconfig), else every scenario the cluster knows that overlaps the window, else
 the operator's `chaoslab_operator_scenario_active` metric. The window defaults to a minute
 before the first injection until a few minutes after the last revert (or now).
+
+Each scenario's declared hypotheses (`spec.hypotheses`, read from the cluster) are judged
+over that window. With --check the command is a CI gate: it also writes junit.xml (one
+testcase per hypothesis) and exits 1 when any hypothesis failed, 0 when all held or none
+were declared (it says so), 2 on usage errors or when no report could be made.
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ import argparse
 import datetime as dt
 import json
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chaoslab_dns.model import Hypothesis
 from chaoslab_report.build import Report, build_report
+from chaoslab_report.hypotheses import declared, junit_xml, summary_lines
 from chaoslab_report.timeline import ScenarioWindow, from_kubectl, parse_time
 
 DEFAULT_STATE = Path(".lab/state.json")
@@ -50,6 +58,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--after", type=float, default=180.0, metavar="SECONDS",
                    help="window end after the last revert when --until is not given "
                         "(default: %(default)s)")
+    p.add_argument("--check", action="store_true",
+                   help="CI gate: also write junit.xml; exit 1 if a declared hypothesis "
+                        "failed, 0 if all held (or none were declared), 2 on usage errors")
     p.set_defaults(func=run)
 
 
@@ -113,6 +124,28 @@ def resolve_timeline(kubeconfig: str | None, names: Sequence[tuple[str, str]]
     return windows
 
 
+def declared_hypotheses(kubeconfig: str | None, timeout: float = 30.0
+                        ) -> dict[str, tuple[Hypothesis, ...] | str]:
+    """Every OutageScenario's `spec.hypotheses` by namespace/name (or why they are unreadable).
+
+    Read from the live objects: a scenario deleted before the report has none to judge.
+    """
+    if not kubeconfig:
+        return {}
+    argv = [_kubectl(), f"--kubeconfig={kubeconfig}", "get", "outagescenarios.chaoslab.io",
+            "-A", "-o", "json"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[2:])} failed: {out.stderr.strip()}")
+    result: dict[str, tuple[Hypothesis, ...] | str] = {}
+    for obj in json.loads(out.stdout).get("items", []):
+        meta = obj.get("metadata", {})
+        hyps = declared(obj)
+        if hyps:
+            result[f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"] = hyps
+    return result
+
+
 def window_for(timeline: Sequence[ScenarioWindow] | None, since: float | None,
                until: float | None, now: float, after: float, lead: float = 60.0
                ) -> tuple[float, float]:
@@ -143,7 +176,7 @@ def generate(prometheus: str, out: Path, *, kubeconfig: str | None = None,
     if timeline is not None and not timeline:
         timeline = None  # the cluster knows none in the window: fall back to the metric
     return build_report(prometheus, timeline, out, start=start, end=end, step=step, slo=slo,
-                        hold=hold)
+                        hold=hold, hypotheses=declared_hypotheses(kubeconfig))
 
 
 def report_for_lab(state: Any, out: Path, scenarios: Sequence[tuple[str, str]] = (),
@@ -176,10 +209,26 @@ def run(args: argparse.Namespace) -> int:
                           step=args.step, after=args.after)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if args.check else 1  # with --check, 1 means "a hypothesis failed"
     for line in report.summary:
+        print(line)
+    for line in summary_lines(report.hypotheses):
         print(line)
     stamp = dt.datetime.now().strftime("%H:%M:%S")
     plots = ", ".join(v for k, v in report.files.items() if k not in ("json", "html"))
-    print(f"[{stamp}] report written to {args.out / 'report.html'} (+ report.json, {plots})")
-    return 0
+    extra = ""
+    if args.check:
+        (args.out / "junit.xml").write_text(junit_xml(report.hypotheses))
+        extra = ", junit.xml"
+    print(f"[{stamp}] report written to {args.out / 'report.html'} (+ report.json, {plots}"
+          f"{extra})")
+    if not args.check:
+        return 0
+    failed = [v for v in report.hypotheses if not v.held]
+    if not report.hypotheses:
+        print("check: no hypotheses declared (spec.hypotheses) in this window: nothing to "
+              "judge, exit 0")
+    else:
+        print(f"check: {len(failed)} of {len(report.hypotheses)} hypotheses failed"
+              if failed else f"check: all {len(report.hypotheses)} hypotheses held")
+    return 1 if failed else 0

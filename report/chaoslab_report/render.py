@@ -101,6 +101,25 @@ def _scenario(sc: ScenarioReport) -> str:
             f"<h3>Retry amplification</h3>{amps}")
 
 
+def _hypotheses(report: Report) -> str:
+    """Declared hypotheses (spec.hypotheses): held or failed, the values seen, the evidence."""
+    if not report.hypotheses:
+        return ""
+    held = sum(v.held for v in report.hypotheses)
+    rows = [("ok" if v.held else "bad", [
+        f"{v.scenario}: {v.name}", "held" if v.held else "FAILED",
+        f"{v.hypothesis.window.value} {v.hypothesis.bounds()}",
+        NONE if v.min_seen is None else f"{v.min_seen:.4g}",
+        NONE if v.max_seen is None else f"{v.max_seen:.4g}",
+        v.reason + ("; " + ", ".join(v.evidence()) if v.evidence() else "")])
+        for v in report.hypotheses]
+    return (f"<h2>Hypotheses: {held} held, {len(report.hypotheses) - held} failed</h2>"
+            + _table(["hypothesis", "verdict", "bound", "min seen", "max seen",
+                      "why (violating evaluations)"], rows)
+            + "<p class=\"meta\">queries: " + "; ".join(
+                f"<code>{_e(v.hypothesis.query)}</code>" for v in report.hypotheses) + "</p>")
+
+
 def _ratio(x: float | None) -> str:
     return NONE if x is None else f"{x:.2f}{X}"
 
@@ -119,6 +138,7 @@ def page(report: Report, out_dir: Path) -> str:
         '<div class="summary"><ul>',
         *(f"<li>{_e(line)}</li>" for line in report.summary),
         "</ul></div>",
+        _hypotheses(report),
         "<h2>Timeline</h2>",
         _img(out_dir / report.files["timeline"], "availability and latency timeline"),
         "<h2>Dependency graph</h2>",
