@@ -8,13 +8,21 @@ placed within one interval of when it happened. *Availability* of a bin is good 
 bad), NaN when the tier had no traffic then (no evidence either way: a tier nobody calls
 during an outage is not counted as failed, nor as recovered).
 
-Per scenario: *first impact* is the first bin after injection whose availability is below
-the SLO; the *blast radius* is the set of tiers with such a bin before the next scenario
-(or the end); *recovery* is the first bin after the revert from which availability stays
-≥ SLO for `hold` seconds (both transitions dated at the middle of the bin where they
-happened); *amplification* compares what reached a dependency (requests received;
-attempts) with what its callers meant to send (`dependency_calls_total`);
-*error-budget burn* is the error ratio over the scenario divided by (1 - SLO).
+Per scenario: its *impact window* runs from the injection to the revert plus the recovery
+hold, or, when tiers it hit take longer, until they are back plus the hold (the end of the
+data if one never is); another scenario's injection does not cut it short. *First impact*
+is the first bin after injection whose availability is below the SLO; the *blast radius*
+is the set of tiers with such a bin in the impact window; a tier below the SLO while
+another scenario's impact window was open too is *shared* with it, naming it, since the
+data cannot tell the two apart. *Recovery* is the first bin after the revert from which
+availability stays ≥ SLO for `hold` seconds (both transitions dated at the middle of the
+bin where they happened). The *baseline* is the nearest clean stretch before the
+injection: no other scenario's faults live and its tiers back (`clean_stretch`), at least
+`MIN_BASELINE_S` long; with none, there is no baseline rather than one polluted by an
+earlier outage. *Retry amplification* is measured per service-to-service edge: attempts
+(`dependency_attempts_total`) per logical call (`dependency_calls_total`); what a front door
+received beyond its service callers' attempts is customers' direct calls, shown apart.
+*Error-budget burn* is the error ratio over the scenario divided by (1 - SLO).
 """
 
 from __future__ import annotations
@@ -285,29 +293,116 @@ class TierImpact:
     budget_month_used: float | None = None  # share of a 30-day budget at baseline traffic
     p99_baseline_s: float | None = None
     p99_peak_s: float | None = None
+    # other scenarios (NS/NAME) whose impact window was open while this tier was below the SLO
+    shared_with: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        d = {k: _round(v) for k, v in self.__dict__.items() if k != "tier"}
+        d = {k: _round(v) for k, v in self.__dict__.items() if k not in ("tier", "shared_with")}
+        d["shared_with"] = list(self.shared_with)
         d["tier"] = self.tier.key
         d["label"] = self.tier.label
         return d
 
 
+# --- impact windows and baselines -------------------------------------------------------------
+
+MIN_BASELINE_S = 5.0  # a shorter clean stretch says too little to be a baseline
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """[start, end) in unix seconds."""
+
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "seconds": _round(self.seconds)}
+
+
+Bins = Sequence[tuple[float, float, float]]
+
+
+def impact_window(window: ScenarioWindow, bins_by_tier: Mapping[Any, Bins], *, slo: float,
+                  hold: float, end_of_data: float) -> tuple[float, float]:
+    """(tiers back, impact end) of one scenario: the later of its revert and the recovery of
+    every tier it hit, and that plus `hold`; the end of the data if it is still injected or
+    a tier it hit never recovered. Grows while tiers hit in the extension are still down."""
+    rev = window.reverted_at
+    if rev is None:
+        return end_of_data, end_of_data
+    back = rev
+    for _ in range(8):  # bounded: each round only adds tiers hit later in the window
+        end = min(back + hold, end_of_data)
+        later = back
+        for bins in bins_by_tier.values():
+            if first_breach(bins, window.injected_at, end, slo) is None:
+                continue
+            rec = recovery(bins, rev, slo, hold)
+            if rec is None:
+                return end_of_data, end_of_data
+            later = max(later, rec)
+        if later <= back:
+            break
+        back = later
+    return min(back, end_of_data), min(back + hold, end_of_data)
+
+
+def clean_stretch(before: float, busy: Iterable[tuple[float, float]], data_start: float,
+                  min_seconds: float = MIN_BASELINE_S) -> Stretch | None:
+    """The latest stretch in [data_start, before) that no `busy` interval (another
+    scenario's injection until its tiers were back) touches, at least `min_seconds` long."""
+    spans_ = sorted((max(a, data_start), min(b, before)) for a, b in busy
+                    if a < before and b > data_start)
+    gaps, cur = [], data_start
+    for a, b in spans_:
+        if a > cur:
+            gaps.append((cur, a))
+        cur = max(cur, b)
+    if before > cur:
+        gaps.append((cur, before))
+    for a, b in reversed(gaps):
+        if b - a >= min_seconds:
+            return Stretch(a, b)
+    return None
+
+
+def below_slo_during(bins: Bins, start: float, end: float, slo: float) -> bool:
+    """Any bin with traffic below the SLO overlapping [start, end) (False when empty)."""
+    return start < end and any(b[1] > start and b[0] < end and b[2] < slo for b in bins)
+
+
+_BEFORE = Stretch(-math.inf, math.inf)  # tier_impact's default: everything before injection
+
+
 def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: ScenarioWindow,
                 eval_end: float, *, slo: float, hold: float, step: float,
-                p99: Sequence[float] | None = None) -> TierImpact:
+                p99: Sequence[float] | None = None,
+                baseline: Stretch | None = _BEFORE) -> TierImpact:
     """Impact of `window` on one tier, judged on bins in [injected_at, eval_end).
 
     `times` (the grid's bin starts) select bins for totals; the transitions are dated with
     the bins' real scrape spans (Counts.start/end), to the middle of the bin they fell in.
+    Baseline figures come from the `baseline` stretch (None: there is none, so none are
+    given); by default everything before the injection.
     """
     avail = availability(counts)
     inj = window.injected_at
     lo, hi = index_range(times, inj, eval_end)
-    base_lo, base_hi = index_range(times, times[0] if times else inj, inj)
+    if baseline is None:
+        base_lo = base_hi = 0
+    elif baseline is _BEFORE:
+        base_lo, base_hi = index_range(times, times[0] if times else inj, inj)
+    else:
+        base_lo, base_hi = index_range(times, baseline.start, baseline.end)
     good_b, bad_b = counts.total(base_lo, base_hi)
     baseline = good_b / (good_b + bad_b) if good_b + bad_b else None
-    bins = [b for b in _bins(counts, avail) if b[0] < eval_end]
+    every_bin = _bins(counts, avail)
+    bins = [b for b in every_bin if b[0] < eval_end]
     first = first_breach(bins, inj, eval_end, slo)
     imp = TierImpact(tier, degraded=first is not None, baseline_availability=baseline)
     good, bad = counts.total(lo, hi)
@@ -331,7 +426,8 @@ def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: Scen
         imp.first_impact_at = (first[0] + first[1]) / 2
         imp.first_impact_after_s = imp.first_impact_at - inj
         if window.reverted_at is not None:
-            rec = recovery(bins, window.reverted_at, slo, hold)
+            # On every bin: recovery is the tier's own, and the hold may end past the window.
+            rec = recovery(every_bin, window.reverted_at, slo, hold)
             if rec is not None:
                 imp.recovered_at = rec
                 imp.recovery_after_revert_s = rec - window.reverted_at
@@ -354,6 +450,10 @@ class Amplification:
     peak_attempts_per_intended: float | None
     peak_received_per_intended: float | None
     peak_received_at: float | None
+    # Front doors only: what the tier received beyond its service callers' attempts, i.e.
+    # customers' direct calls, per second over the scenario and over the baseline.
+    customer_calls_per_s: float | None = None
+    baseline_customer_calls_per_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {k: _round(v) for k, v in self.__dict__.items() if k != "tier"}
@@ -373,12 +473,27 @@ def rolling_ratio(num: Sequence[float], den: Sequence[float], width: int,
     return out
 
 
+def _base_range(times: Sequence[float], window: ScenarioWindow,
+                baseline: Stretch | None) -> tuple[int, int]:
+    if baseline is None:
+        return 0, 0
+    if baseline is _BEFORE:
+        return index_range(times, times[0] if times else 0.0, window.injected_at)
+    return index_range(times, baseline.start, baseline.end)
+
+
 def amplification(tier: Tier, times: Sequence[float], intended: Sequence[float],
                   attempts: Sequence[float], received: Sequence[float], window: ScenarioWindow,
-                  eval_end: float, width: int = 5) -> Amplification:
+                  eval_end: float, width: int = 5, baseline: Stretch | None = _BEFORE,
+                  front_door: bool = False, step: float = 1.0) -> Amplification:
     lo, hi = index_range(times, window.injected_at, eval_end)
-    base_lo, base_hi = index_range(times, times[0] if times else 0.0, window.injected_at)
+    base_lo, base_hi = _base_range(times, window, baseline)
     i_sum, a_sum, r_sum = sum(intended[lo:hi]), sum(attempts[lo:hi]), sum(received[lo:hi])
+    direct = [max(0.0, r - a) for r, a in zip(received, attempts, strict=True)]
+
+    def per_s(a: int, b: int) -> float | None:
+        return sum(direct[a:b]) / ((b - a) * step) if front_door and b > a else None
+
     i_base = sum(intended[base_lo:base_hi])
     att_ratio = rolling_ratio(attempts, intended, width)
     rec_ratio = rolling_ratio(received, intended, width)
@@ -393,7 +508,53 @@ def amplification(tier: Tier, times: Sequence[float], intended: Sequence[float],
         attempts_per_intended=a_sum / i_sum if i_sum else None,
         received_per_intended=r_sum / i_sum if i_sum else None,
         peak_attempts_per_intended=peak(att_ratio[lo:hi]),
-        peak_received_per_intended=pk_rec, peak_received_at=pk_at)
+        peak_received_per_intended=pk_rec, peak_received_at=pk_at,
+        customer_calls_per_s=per_s(lo, hi), baseline_customer_calls_per_s=per_s(base_lo, base_hi))
+
+
+@dataclass
+class EdgeAmplification:
+    """Retry amplification on one service-to-service edge over one scenario."""
+
+    client: Tier
+    dependency: Tier
+    intended: float  # logical calls the client meant to make
+    attempts: float  # attempts it made, retries included
+    attempts_per_intended: float | None
+    baseline_attempts_per_intended: float | None
+    peak_attempts_per_intended: float | None  # rolling `width` bins
+    peak_at: float | None
+
+    @property
+    def surge(self) -> float:
+        """Peak over the baseline ratio (1 when no baseline): how much worse than normal."""
+        return (self.peak_attempts_per_intended or 0.0) / (
+            self.baseline_attempts_per_intended or 1.0)
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: _round(v) for k, v in self.__dict__.items()
+             if k not in ("client", "dependency")}
+        d.update(client=self.client.key, dependency=self.dependency.key,
+                 label=f"{self.client.label} → {self.dependency.label}")
+        return d
+
+
+def edge_amplification(client: Tier, dependency: Tier, times: Sequence[float],
+                       intended: Sequence[float], attempts: Sequence[float],
+                       window: ScenarioWindow, eval_end: float, width: int = 5,
+                       baseline: Stretch | None = _BEFORE) -> EdgeAmplification:
+    lo, hi = index_range(times, window.injected_at, eval_end)
+    base_lo, base_hi = _base_range(times, window, baseline)
+    i_sum, a_sum = sum(intended[lo:hi]), sum(attempts[lo:hi])
+    i_base, a_base = sum(intended[base_lo:base_hi]), sum(attempts[base_lo:base_hi])
+    ratio = rolling_ratio(attempts, intended, width)
+    pk = peak(ratio[lo:hi])
+    return EdgeAmplification(
+        client=client, dependency=dependency, intended=i_sum, attempts=a_sum,
+        attempts_per_intended=a_sum / i_sum if i_sum else None,
+        baseline_attempts_per_intended=a_base / i_base if i_base else None,
+        peak_attempts_per_intended=pk,
+        peak_at=times[lo + ratio[lo:hi].index(pk)] if pk is not None else None)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaoslab_report import analysis as an
-from chaoslab_report.analysis import Amplification, Counts, Edge, Tier, TierImpact
+from chaoslab_report.analysis import (
+    Amplification,
+    Counts,
+    Edge,
+    EdgeAmplification,
+    Stretch,
+    Tier,
+    TierImpact,
+)
 from chaoslab_report.prom import Prometheus, Series
 from chaoslab_report.queries import QUERIES
 from chaoslab_report.timeline import ScenarioWindow, from_active_metric
@@ -41,11 +49,18 @@ class Collected:
 @dataclass
 class ScenarioReport:
     window: ScenarioWindow
-    eval_end: float  # judged until here: the next injection or the end of the data
+    eval_end: float  # the impact window's end: revert + hold, or its tiers back + hold
     impacts: dict[str, TierImpact]  # tier key -> impact
     amplification: list[Amplification]
     dns_faults_injected: dict[str, float]  # mode -> queries answered with the fault
     time_to_recovery_s: float | None  # slowest degraded tier; None if one never recovered
+    baseline: Stretch | None = None  # the nearest clean stretch before the injection
+    tiers_back_at: float | None = None  # revert, or when the last tier it hit was back
+    edge_amplification: list[EdgeAmplification] = field(default_factory=list)
+
+    def shared(self) -> dict[str, list[str]]:
+        """Degraded tier key -> the other scenarios it is shared with."""
+        return {i.tier.key: i.shared_with for i in self.degraded() if i.shared_with}
 
     def degraded(self) -> list[TierImpact]:
         hit = [i for i in self.impacts.values() if i.degraded]
@@ -56,24 +71,49 @@ class ScenarioReport:
 
     def to_json(self) -> dict[str, Any]:
         w = self.window
+        shared = self.shared()
         return {
             "namespace": w.namespace, "name": w.name, "phase": w.phase, "message": w.message,
+            "reason": w.reason, "deleted": w.deleted, "source": w.source,
+            "stop_conditions": [{"query": c.query, "above": c.above, "for": c.for_}
+                                for c in w.stop_conditions],
             "injected_at": w.injected_at, "reverted_at": w.reverted_at,
             "faults": [{"target": f.target, "mode": f.mode, "probability": f.probability}
                        for f in w.faults],
             "evaluated_until": self.eval_end,
+            "impact_window": {"start": w.injected_at, "end": self.eval_end,
+                              "tiers_back_at": self.tiers_back_at},
+            "baseline": self.baseline.to_json() if self.baseline else None,
+            "baseline_note": baseline_note(self),
             "dns_faults_injected": {k: an._round(v) for k, v in self.dns_faults_injected.items()},
             "first_impact": [{"tier": i.tier.key, "at": i.first_impact_at,
                               "after_injection_s": an._round(i.first_impact_after_s)}
                              for i in self.degraded()],
             "blast_radius": {
                 "degraded": [i.tier.key for i in self.degraded()],
+                "own": [i.tier.key for i in self.degraded() if i.tier.key not in shared],
+                "shared": shared,
                 "not_degraded": [i.tier.key for i in self.not_degraded()],
             },
             "time_to_recovery_s": an._round(self.time_to_recovery_s),
             "tiers": {k: v.to_json() for k, v in sorted(self.impacts.items())},
             "amplification": [a.to_json() for a in self.amplification],
+            "amplification_edges": [a.to_json() for a in self.edge_amplification],
         }
+
+
+def baseline_note(sc: ScenarioReport) -> str:
+    """What the baseline figures compare with, in words (report.json and the HTML)."""
+    b = sc.baseline
+    if b is None:
+        return ("no clean stretch before the injection (another scenario was live or its "
+                f"tiers were not back, or the data starts later, for at least "
+                f"{an.MIN_BASELINE_S:g} s): no baseline")
+    gap = sc.window.injected_at - b.end
+    if gap < 1e-6:
+        return f"the {b.seconds:.0f} s clean stretch just before the injection"
+    return (f"a {b.seconds:.0f} s clean stretch ending {gap:.0f} s before the injection "
+            "(other scenarios were live or their tiers recovering in between)")
 
 
 @dataclass
@@ -175,9 +215,16 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
         _accumulate(intended, dep, inc)
         outcome = s.labels.get("outcome", "ok")
         edges.setdefault((client, dep), Edge(client, dep)).add(inc, outcome != "ok", outcome)
+    edge_intended: dict[tuple[Tier, Tier], list[float]] = {}
+    edge_attempts: dict[tuple[Tier, Tier], list[float]] = {}
+    for (client, dep), edge in edges.items():
+        edge_intended[(client, dep)] = edge.calls_bins
     for s in data.series.get("dependency_attempts", []):
-        _accumulate(attempts, an.endpoint_tier(s.labels.get("dependency", "?")),
-                    an.increments(s.values))
+        client = Tier("service", s.labels.get("service", "?"), s.labels.get("region", "?"))
+        dep = an.endpoint_tier(s.labels.get("dependency", "?"))
+        inc = an.increments(s.values)
+        _accumulate(attempts, dep, inc)
+        _accumulate(edge_attempts, (client, dep), inc)
     for t in tiers:  # customers -> front doors
         if t.kind == "workflow" and t.name in an.WORKFLOW_FRONT_DOORS:
             door = an.endpoint_tier(_door_key(t))
@@ -193,21 +240,47 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
 
     scenarios = []
     end_of_data = times[-1] + step if times else data.end
+    bins = {t: an._bins(counts[t], availability[t]) for t in tiers}
+    # Each scenario's impact window (injection until its tiers are back, + hold), then the
+    # clean stretches between them: no scenario's window depends on the next injection.
+    spans = [an.impact_window(w, bins, slo=slo, hold=hold, end_of_data=end_of_data)
+             for w in windows]
+    traffic = [times[i] for i in range(n) if any(requests[t][i] > 0 for t in tiers)]
+    data_start = traffic[0] if traffic else (times[0] if times else data.start)
+    doors = {an.endpoint_tier(_door_key(t)) for t in tiers
+             if t.kind == "workflow" and t.name in an.WORKFLOW_FRONT_DOORS}
     for i, w in enumerate(windows):
-        eval_end = windows[i + 1].injected_at if i + 1 < len(windows) else end_of_data
+        back, eval_end = spans[i]
+        others = [(o, spans[j]) for j, o in enumerate(windows) if j != i]
+        baseline = an.clean_stretch(w.injected_at, [(o.injected_at, sp[0]) for o, sp in others],
+                                    data_start)
         impacts = {t.key: an.tier_impact(t, times, counts[t], w, eval_end, slo=slo, hold=hold,
-                                         step=step, p99=p99.get(t))
+                                         step=step, p99=p99.get(t), baseline=baseline)
                    for t in tiers}
+        for t in tiers:
+            imp = impacts[t.key]
+            if imp.degraded:
+                imp.shared_with = [
+                    o.key for o, (_, o_end) in others
+                    if an.below_slo_during(bins[t], max(w.injected_at, o.injected_at),
+                                           min(eval_end, o_end), slo)]
         amps = [an.amplification(dep, times, inc, attempts.get(dep, [0.0] * n),
-                                 requests.get(dep, [0.0] * n), w, eval_end)
+                                 requests.get(dep, [0.0] * n), w, eval_end, baseline=baseline,
+                                 front_door=dep in doors, step=step)
                 for dep, inc in sorted(intended.items())]
         amps = [a for a in amps if a.intended > 0]
+        edge_amps = [an.edge_amplification(c, d, times, inc, edge_attempts.get((c, d), [0.0] * n),
+                                           w, eval_end, baseline=baseline)
+                     for (c, d), inc in sorted(edge_intended.items()) if c.kind == "service"]
+        edge_amps = [a for a in edge_amps if a.intended > 0]
         degraded = [x for x in impacts.values() if x.degraded]
         ttr = None
         if degraded and all(x.recovery_after_revert_s is not None for x in degraded):
             ttr = max(x.recovery_after_revert_s or 0.0 for x in degraded)
         scenarios.append(ScenarioReport(
-            w, eval_end, impacts, amps, _dns_faults(data, times, w, eval_end), ttr))
+            w, eval_end, impacts, amps, _dns_faults(data, times, w, eval_end), ttr,
+            baseline=baseline, tiers_back_at=back if w.reverted_at is not None else None,
+            edge_amplification=edge_amps))
 
     report = Report(
         prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,

@@ -64,11 +64,24 @@ def _scenario(sc: ScenarioReport) -> str:
     faults = ", ".join(f"{f.target} → {f.mode}" + (f" (p={f.probability:g})"
                                                     if f.probability < 1 else "")
                        for f in w.faults) or "(not recorded)"
+    from chaoslab_report.build import baseline_note
+
+    rows = [("", ["phase", (w.phase or "?") + (" (deleted with kubectl delete)"
+                                               if w.deleted else "")])]
+    if w.message:
+        rows.append(("bad" if w.phase in ("Aborted", "Failed") else "",
+                     ["why" if w.phase in ("Aborted", "Failed") else "message", w.message]))
+    rows += [("", ["stop condition", c.describe()]) for c in w.stop_conditions]
+    back = sc.tiers_back_at
     facts = _table(["", ""], [
-        ("", ["phase", w.phase or "?"]),
+        *rows,
         ("", ["faults", faults]),
         ("", ["injected", f"{clock(w.injected_at)} UTC"]),
         ("", ["reverted", f"{clock(w.reverted_at)} UTC" if w.reverted_at else "not yet"]),
+        ("", ["impact window", f"{clock(w.injected_at)}{DASH}{clock(sc.eval_end)} UTC "
+              + (f"(DNS restored and the tiers it hit back by {clock(back)}, then the hold)"
+                 if back is not None else "(to the end of the data)")]),
+        ("", ["baseline", baseline_note(sc)]),
         ("", ["DNS answers faulted", ", ".join(f"{n:,.0f} {m}" for m, n in
                                                sorted(sc.dns_faults_injected.items())) or NONE]),
         ("", ["time to recovery (slowest tier)",
@@ -78,27 +91,40 @@ def _scenario(sc: ScenarioReport) -> str:
     impacts = sorted(sc.impacts.values(),
                      key=lambda i: (not i.degraded, i.first_impact_at or 0.0, i.tier))
     tiers = _table(
-        ["tier", "baseline", "worst", "during", "first impact", "below SLO", "recovered after",
-         "failed / calls", "burn rate", "p99 before", "p99 peak"],
+        ["tier", "baseline", "worst", "during", "first impact (after injection)", "below SLO",
+         "recovered (after revert)", "shared with", "failed / calls", "burn rate",
+         "p99 before", "p99 peak"],
         [("bad" if i.degraded else "ok", [
             i.tier.label, pct(i.baseline_availability), pct(i.min_availability),
-            pct(i.availability_during), _secs(i.first_impact_after_s),
+            pct(i.availability_during),
+            NONE if i.first_impact_after_s is None else f"+{i.first_impact_after_s:.1f} s",
             _secs(i.seconds_below_slo) if i.degraded else NONE,
             _secs(i.recovery_after_revert_s) if i.degraded else NONE,
+            ", ".join(i.shared_with) or NONE,
             f"{i.failed_during:,.0f} / {i.requests_during:,.0f}",
             NONE if i.burn_rate is None else f"{i.burn_rate:.1f}{X}",
             _ms(i.p99_baseline_s), _ms(i.p99_peak_s)]) for i in impacts])
+    edges = _table(
+        ["caller → dependency", "intended calls", "attempts", "attempts ÷ intended",
+         "before the fault", "peak attempts ÷ intended"],
+        [("", [f"{a.client.label} → {a.dependency.label}", f"{a.intended:,.0f}",
+               f"{a.attempts:,.0f}", _ratio(a.attempts_per_intended),
+               _ratio(a.baseline_attempts_per_intended),
+               _ratio(a.peak_attempts_per_intended)
+               + (f" at {clock(a.peak_at)}" if a.peak_at else "")])
+         for a in sc.edge_amplification])
     amps = _table(
         ["dependency", "intended calls", "attempts", "received", "attempts ÷ intended",
-         "received ÷ intended", "before the fault", "peak received ÷ intended"],
+         "customers' direct calls/s", "before the fault"],
         [("", [a.tier.label, f"{a.intended:,.0f}", f"{a.attempts:,.0f}", f"{a.received:,.0f}",
-               _ratio(a.attempts_per_intended), _ratio(a.received_per_intended),
-               _ratio(a.baseline_received_per_intended),
-               _ratio(a.peak_received_per_intended)
-               + (f" at {clock(a.peak_received_at)}" if a.peak_received_at else "")])
+               _ratio(a.attempts_per_intended),
+               NONE if a.customer_calls_per_s is None else f"{a.customer_calls_per_s:,.1f}",
+               NONE if a.baseline_customer_calls_per_s is None
+               else f"{a.baseline_customer_calls_per_s:,.1f}"])
          for a in sc.amplification])
     return (f"<h2>Scenario {_e(w.key)}</h2>{facts}<h3>Tiers</h3>{tiers}"
-            f"<h3>Retry amplification</h3>{amps}")
+            f"<h3>Retry amplification, service to service</h3>{edges}"
+            f"<h3>What each dependency received (customers' direct calls apart)</h3>{amps}")
 
 
 def _hypotheses(report: Report) -> str:

@@ -1,7 +1,8 @@
 """The human summary at the top of the report: what broke, in what order, and how it ended.
 
 Sentences are built only from numbers in the Report, so the summary and report.json never
-disagree. Times are UTC wall-clock (HH:MM:SS); durations after the injection or revert.
+disagree. Times are UTC wall-clock (HH:MM:SS); every relative time names what it counts from
+("+1.6 s after injection", "4.2 s after DNS was restored").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from chaoslab_report.analysis import fqdn_tier
 
 if TYPE_CHECKING:
+    from chaoslab_report.analysis import TierImpact
     from chaoslab_report.build import Report, ScenarioReport
 
 DASH, X = "\u2013", "\u00d7"  # en dash for ranges, multiplication sign for ratios
@@ -30,6 +32,11 @@ def duration(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
+
+
+def after_injection(seconds: float | None) -> str:
+    """"+1.6 s after injection": a relative time always says what it is relative to."""
+    return "?" if seconds is None else f"+{seconds:.1f} s after injection"
 
 
 def pct(x: float | None) -> str:
@@ -69,25 +76,40 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
 
     degraded = sc.degraded()
     targets = {fqdn_tier(f.target) for f in w.faults}
+
+    def shared(i: TierImpact) -> str:
+        return f", shared with {' and '.join(i.shared_with)}" if i.shared_with else ""
+
     if degraded:
         first, rest = degraded[0], degraded[1:]
-        text = (f"{first.tier.label} degraded {first.first_impact_after_s or 0.0:.1f} s later "
-                f"(availability down to {pct(first.min_availability)})")
+        text = (f"{first.tier.label} degraded {first.first_impact_after_s or 0.0:.1f} s after "
+                f"the injection (availability down to {pct(first.min_availability)}"
+                f"{shared(first)})")
         if rest:
             text += "; then " + ", ".join(
-                f"{i.tier.label} +{i.first_impact_after_s or 0.0:.1f} s "
-                f"({pct(i.min_availability)})" for i in rest)
+                f"{i.tier.label} {after_injection(i.first_impact_after_s)} "
+                f"({pct(i.min_availability)}{shared(i)})" for i in rest)
         lines.append(text + ".")
     else:
         lines.append(f"No tier fell below the {slo:.2%} SLO: the fault stayed contained.")
+    partners = sorted({k for i in degraded for k in i.shared_with})
+    if partners:
+        lines.append(f"Shared damage: {', '.join(partners)} overlapped {w.key}; tiers hit "
+                     "while both were live or recovering are credited to both.")
 
     if w.reverted_at is not None:
+        how = "; the scenario was deleted (kubectl delete)" if w.deleted else ""
         lines.append(f"DNS was restored at {clock(w.reverted_at)} UTC, "
-                     f"{duration(w.reverted_at - w.injected_at)} after the injection.")
+                     f"{duration(w.reverted_at - w.injected_at)} after the injection{how}.")
         if degraded:
             lines.append(_recovery_sentence(sc))
     else:
         lines.append("The scenario was still injected at the end of the window.")
+    if w.phase in ("Aborted", "Failed") and w.message:
+        lines.append(f"{w.phase}: {w.message}.")
+    from chaoslab_report.build import baseline_note
+
+    lines.append(f"Baseline: {baseline_note(sc)}.")
 
     untouched = [i.tier.label + (" (its own name was failing, yet it kept serving whoever "
                                  "could reach it)" if i.tier in targets else "")
@@ -95,22 +117,27 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
     if untouched:
         lines.append(f"Stayed at or above the SLO: {', '.join(untouched)}.")
 
-    amps = [a for a in sc.amplification if a.peak_received_per_intended is not None]
-    if amps:
-        # The headline is the biggest surge over the tier's own pre-fault ratio: a front
-        # door's direct customer calls inflate received / intended at all times.
-        top = max(amps, key=lambda a: (a.peak_received_per_intended or 0.0)
-                  / (a.baseline_received_per_intended or 1.0))
-        att = max(sc.amplification, key=lambda a: a.peak_attempts_per_intended or 0.0)
-        base = top.baseline_received_per_intended
+    edges = [a for a in sc.edge_amplification if a.peak_attempts_per_intended is not None]
+    if edges:
+        # The headline is the service-to-service edge whose retries surged most over its
+        # own baseline; customers' direct calls are not retries of a service and are apart.
+        top = max(edges, key=lambda a: (a.surge, a.attempts - a.intended))
+        base = top.baseline_attempts_per_intended
         lines.append(
-            f"Retry amplification: {top.tier.label} received up to "
-            f"{top.peak_received_per_intended:.1f}{X} the calls its callers intended "
-            f"(at {clock(top.peak_received_at)} UTC"
-            + (f"; {base:.1f}{X} before the fault, customers' direct calls included"
-               if base else "")
-            + f"); callers of {att.tier.label} made up to "
-            f"{att.peak_attempts_per_intended or 0:.1f} attempts per intended call.")
+            f"Retry amplification (service to service): {top.client.label} made up to "
+            f"{top.peak_attempts_per_intended:.1f} attempts per intended call to "
+            f"{top.dependency.label} (at {clock(top.peak_at)} UTC"
+            + (f"; {base:.2f} before the fault" if base else "; no baseline")
+            + f"), {top.attempts:,.0f} attempts for {top.intended:,.0f} calls.")
+    doors = [a for a in sc.amplification if a.customer_calls_per_s is not None]
+    if doors:
+        d = max(doors, key=lambda a: abs((a.customer_calls_per_s or 0.0)
+                                         - (a.baseline_customer_calls_per_s or 0.0)))
+        before = d.baseline_customer_calls_per_s
+        lines.append(
+            f"Customers' direct calls, shown apart: {d.tier.label} received "
+            f"{d.customer_calls_per_s:,.1f}/s from customers during the scenario"
+            + (f" ({before:,.1f}/s before)" if before is not None else "") + ".")
 
     burners = sorted((i for i in degraded if i.burn_rate), key=lambda i: -(i.burn_rate or 0))
     if burners:

@@ -1,15 +1,19 @@
-"""When each scenario's faults were in DNS: from OutageScenario objects, the operator's metric,
-or given explicitly.
+"""When each scenario's faults were in DNS: from the operator's session ledger, OutageScenario
+objects, the operator's metric, or given explicitly.
 
-The objects are the authority (`status.injectedAt` / `status.revertedAt` are written when the
-Corefile change really happened, and `spec.faults` says what was injected); the operator's
-`chaoslab_operator_scenario_active` gauge is the fallback when no kubeconfig is at hand, and
-gives the same instants to within one scrape interval.
+The session ledger (a ConfigMap labelled `chaoslab.io/ledger=true` that the operator keeps,
+see operator/chaoslab_operator/ledger.py) is the authority: it holds every scenario ever
+injected, deleted ones and those of an operator that has since restarted, with the times
+the Corefile change really happened, the faults, stop conditions, phase and message.
+Objects the ledger does not know (an operator older than the ledger) are read from the API;
+the operator's `chaoslab_operator_scenario_active` gauge is the fallback when no kubeconfig
+is at hand, and gives the same instants to within one scrape interval.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import subprocess
@@ -43,6 +47,16 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class StopCondition:
+    query: str
+    above: float
+    for_: str = "0s"
+
+    def describe(self) -> str:
+        return f"{self.query} > {self.above:g} for {self.for_}"
+
+
+@dataclass(frozen=True)
 class ScenarioWindow:
     """One scenario's fault window; `reverted_at` None while it is still injected."""
 
@@ -53,6 +67,10 @@ class ScenarioWindow:
     phase: str = ""
     faults: tuple[Fault, ...] = field(default_factory=tuple)
     message: str = ""
+    reason: str = ""  # the status reason, e.g. StopConditionBreached
+    stop_conditions: tuple[StopCondition, ...] = field(default_factory=tuple)
+    deleted: bool = False  # removed with kubectl delete (the ledger saw its deletion)
+    source: str = ""  # ledger | object | metric | given
 
     @property
     def key(self) -> str:
@@ -83,27 +101,94 @@ def from_object(obj: Mapping[str, Any]) -> ScenarioWindow | None:
     return ScenarioWindow(
         namespace=meta.get("namespace", "default"), name=meta.get("name", "?"),
         injected_at=injected, reverted_at=parse_time(status.get("revertedAt")),
-        phase=str(status.get("phase", "")), faults=faults, message=str(status.get("message", "")))
+        phase=str(status.get("phase", "")), faults=faults, message=str(status.get("message", "")),
+        reason=str(status.get("reason", "")),
+        stop_conditions=_stops(spec.get("stopConditions")), source="object")
+
+
+def _stops(raw: Any) -> tuple[StopCondition, ...]:
+    return tuple(StopCondition(str(c.get("query", "")), float(c.get("above", 0) or 0),
+                               str(c.get("for", "0s")))
+                 for c in raw or () if isinstance(c, Mapping))
+
+
+def from_ledger_entry(entry: Mapping[str, Any]) -> ScenarioWindow | None:
+    """One session-ledger entry (operator/chaoslab_operator/ledger.py); None if unreadable."""
+    injected = parse_time(entry.get("injectedAt"))
+    if injected is None:
+        return None
+    faults = tuple(Fault(str(f.get("target", "?")), str(f.get("mode", "?")),
+                         float(f.get("probability", 1.0) or 1.0))
+                   for f in entry.get("faults") or () if isinstance(f, Mapping))
+    return ScenarioWindow(
+        namespace=str(entry.get("namespace", "default")), name=str(entry.get("name", "?")),
+        injected_at=injected, reverted_at=parse_time(entry.get("revertedAt")),
+        phase=str(entry.get("phase", "")), faults=faults, message=str(entry.get("message", "")),
+        reason=str(entry.get("reason", "")), stop_conditions=_stops(entry.get("stopConditions")),
+        deleted=bool(entry.get("deleting")), source="ledger")
+
+
+def from_ledger(configmaps: Iterable[Mapping[str, Any]]) -> list[ScenarioWindow]:
+    """Every entry of the ledger ConfigMap(s) as the API returns them, oldest first."""
+    out = []
+    for cm in configmaps:
+        for text in (cm.get("data") or {}).values():
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                continue  # a hand-edited entry: skip it rather than lose the report
+            w = from_ledger_entry(entry) if isinstance(entry, Mapping) else None
+            if w is not None:
+                out.append(w)
+    return sorted(out, key=lambda w: w.injected_at)
+
+
+def _same(a: ScenarioWindow, b: ScenarioWindow) -> bool:
+    return a.key == b.key and abs(a.injected_at - b.injected_at) <= 1.0
 
 
 def from_kubectl(kubectl: str | Path, kubeconfig: str | Path,
                  scenarios: Sequence[tuple[str, str]] | None = None,
                  timeout: float = 30.0) -> list[ScenarioWindow]:
-    """Reads OutageScenario objects with kubectl: the named ones, or every one (-A)."""
-    objects: list[Mapping[str, Any]] = []
-    base = [str(kubectl), f"--kubeconfig={kubeconfig}", "get", "outagescenarios.chaoslab.io",
-            "-o", "json"]
-    runs = ([[*base, "-n", ns, name] for ns, name in scenarios] if scenarios
-            else [[*base, "-A"]])
-    for argv in runs:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-        if out.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv[2:])} failed: {out.stderr.strip()}")
-        data = json.loads(out.stdout)
-        objects.extend(data.get("items", [data]) if data.get("kind", "").endswith("List")
-                       else [data])
-    windows = [w for w in map(from_object, objects) if w is not None]
+    """Every scenario injected, from the session ledger and the OutageScenario objects: the
+    named ones (deleted ones found in the ledger), or every one.
+
+    The ledger is read with `kubectl get configmaps -A -l chaoslab.io/ledger=true`; without
+    the right to list ConfigMaps, the objects alone are used (deleted scenarios then missing).
+    """
+    run = functools.partial(_kubectl_json, kubectl, kubeconfig, timeout=timeout)
+    ledger = run("get", "configmaps", "-A", "-l", f"{LEDGER_LABEL}=true", "-o", "json",
+                 optional=True)
+    recorded = from_ledger(ledger.get("items", []) if ledger else [])
+    if scenarios:
+        wanted = set(scenarios)
+        recorded = [w for w in recorded if (w.namespace, w.name) in wanted]
+        objects: list[Mapping[str, Any]] = []
+        for ns, name in sorted(wanted - {(w.namespace, w.name) for w in recorded}):
+            data = run("get", "outagescenarios.chaoslab.io", "-n", ns, name, "-o", "json")
+            objects.append(data or {})
+    else:
+        data = run("get", "outagescenarios.chaoslab.io", "-A", "-o", "json")
+        objects = list((data or {}).get("items", []))
+    # A live object is as fresh as it gets; the ledger adds the ones gone since.
+    live = [w for w in map(from_object, objects) if w is not None]
+    windows = live + [r for r in recorded if not any(_same(r, w) for w in live)]
     return sorted(windows, key=lambda w: w.injected_at)
+
+
+LEDGER_LABEL = "chaoslab.io/ledger"
+
+
+def _kubectl_json(kubectl: str | Path, kubeconfig: str | Path, *args: str, timeout: float,
+                  optional: bool = False) -> dict[str, Any] | None:
+    argv = [str(kubectl), f"--kubeconfig={kubeconfig}", *args]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        if optional:
+            return None
+        raise RuntimeError(f"kubectl {' '.join(args)} failed: {out.stderr.strip()}")
+    data = json.loads(out.stdout)
+    return data if isinstance(data, dict) else None
 
 
 def from_active_metric(series: Iterable[Series], end: float | None = None,
@@ -134,13 +219,14 @@ def from_active_metric(series: Iterable[Series], end: float | None = None,
                 if on:
                     start = edge
                 elif start is not None:
-                    windows.append(ScenarioWindow(ns, name, start, edge, phase="Completed"))
+                    windows.append(ScenarioWindow(ns, name, start, edge, phase="Completed",
+                                                  source="metric"))
                     start = None
                 state = on
             prev_t = t
         if start is not None:
             phase = "Active" if end is None or s.times[-1] >= end else "Completed"
-            windows.append(ScenarioWindow(ns, name, start, None, phase=phase))
+            windows.append(ScenarioWindow(ns, name, start, None, phase=phase, source="metric"))
     windows.sort(key=lambda w: w.injected_at)
     out: list[ScenarioWindow] = []
     for w in windows:  # one window per scenario even if several operators reported it

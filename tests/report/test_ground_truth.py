@@ -58,7 +58,10 @@ def test_amplification_and_budget(synthetic_report: Report) -> None:
     assert sc.dns_faults_injected["nodata"] == pytest.approx(
         100.0 * (lab.REVERT - lab.INJECT), rel=0.15)
     signin = sc.impacts["workflow:signin.us-east-1"]
-    window = lab.END - lab.INJECT
+    # Judged over the impact window: the injection until the slowest tier is back + hold.
+    back = max(t.recover or 0.0 for t in lab.TRUTH)
+    window = back + lab.HOLD - lab.INJECT
+    assert sc.eval_end - sc.window.injected_at == pytest.approx(window, abs=TOLERANCE)
     bad = 0.7 * 10.0 * (21.0 - 10.0)
     assert signin.burn_rate == pytest.approx(bad / (10.0 * window) / 0.01, rel=0.12)
 

@@ -94,9 +94,12 @@ def row(profile: str, report: Report, *, relief_at: float | None = None,
         raise ValueError(f"{profile}: the report holds no scenario")
     sc = report.scenarios[0]
     w = sc.window
-    reverted = w.reverted_at if w.reverted_at is not None else sc.eval_end
+    # The end of the data, not the scenario's impact window (which ends once its tiers are
+    # back): every profile is observed, and its errors counted, over the same span.
+    end = report.times[-1] + report.step if report.times else sc.eval_end
+    reverted = w.reverted_at if w.reverted_at is not None else end
     fault_s = reverted - w.injected_at
-    observed_s = max(0.0, sc.eval_end - reverted)
+    observed_s = max(0.0, end - reverted)
     ttr = sc.time_to_recovery_s
     if not sc.degraded():  # nothing fell below the SLO: nothing to recover from
         ttr, recovered_by, below = 0.0, "unaffected", 0.0
@@ -110,7 +113,7 @@ def row(profile: str, report: Report, *, relief_at: float | None = None,
     # One scrape interval of slack: the window is measured in whole bins.
     metastable = recovered_by in ("", "load cut") and \
         below + report.step >= METASTABLE_FACTOR * fault_s
-    until = relief_at if relief_at is not None else sc.eval_end  # same span for every profile
+    until = relief_at if relief_at is not None else end  # same span for every profile
     peak, total = customer_error_shares(report, sc, until)
     # The dependency that took the most retries (a tier called once a second can show a
     # high ratio on a handful of calls).
