@@ -32,7 +32,9 @@ FAULT_S = 10.0
 # A 30% SERVFAIL reaches cached resolvers only when a record expires (every ~5 s per name
 # and process): 20 s gives a dozen lookups, so some are faulted (0.7^12 < 1.5% none).
 FAULT_SECONDS = {"partial-servfail": 20.0}
-OBSERVE_S = {"us-east-1-dynamodb-dns": 25.0}  # recovery (< 30 s) + the report's 10 s hold
+# The flagship: its declared "back within 30 s" is judged from 30 s after the revert to the
+# window's end, so 10 s of that (also the report's recovery hold).
+OBSERVE_S = {"us-east-1-dynamodb-dns": 40.0}
 DEFAULT_OBSERVE_S = 10.0
 PROFILE = "backoff-jitter"  # the lab's default, which the flagship's hypothesis is about
 

@@ -1,9 +1,13 @@
-"""Each library scenario's hypothesis (its `chaoslab.io/hypothesis` annotation) as a check.
+"""Each scenario's hypothesis as a verdict: its declared `spec.hypotheses`, and for the library
+the claims of its `chaoslab.io/hypothesis` annotation that no single query can say.
 
-A check reads only what a run measured — the game-day report, the DNS probes taken while
-the fault was live, the comparison row — and returns a verdict with its evidence, so
+Declared hypotheses are judged by `chaoslab_report.hypotheses` (the same judge as
+`chaoslab report --check`) and land in the report; `evaluate` folds them into the verdict
+under every profile. The checks here read only what a run measured — the game-day report,
+the DNS probes taken while the fault was live, the comparison row — for claims about DNS
+answers on the wire, first impacts, recovery per profile and failure paths. So
 `chaoslab experiment` can print whether the hypothesis held and the scenario tests can
-assert it. A scenario without a check here gets no verdict, never a false one.
+assert it. A scenario with neither gets no verdict, never a false one.
 """
 
 from __future__ import annotations
@@ -83,11 +87,13 @@ def check(name: str, profiles: Sequence[str] | None = (DEFAULT_PROFILE,)
 
 def evaluate(scenario: str, ev: Evidence) -> Verdict | None:
     """The verdict for `scenario` under this run, or None if nothing is claimed for it."""
-    fn, profiles = CHECKS.get(scenario, (None, None))
-    if fn is None or (profiles is not None and ev.profile not in profiles):
-        return None
     verdict = Verdict(scenario, ev.profile)
-    fn(verdict, ev)
+    for declared in ev.report.hypotheses:  # spec.hypotheses: every profile
+        verdict.expect(declared.held, f"{declared.name} ({declared.hypothesis.window.value} "
+                       f"{declared.hypothesis.bounds()}): {declared.reason}")
+    fn, profiles = CHECKS.get(scenario, (None, None))
+    if fn is not None and (profiles is None or ev.profile in profiles):
+        fn(verdict, ev)
     return verdict if verdict.evidence else None
 
 

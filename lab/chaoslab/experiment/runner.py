@@ -199,6 +199,14 @@ def game_day_report(state: LabState, scenario: ScenarioFile, since: float, until
     data = collect(Prometheus(state.prometheus), since, until, step=1.0)
     saved.dump(data, timeline, out / "data.json")
     report = analyse(data, timeline, slo=opts.slo, hold=opts.hold, prometheus=state.prometheus)
+    if scenario.spec.hypotheses:  # judged as `chaoslab report` judges them
+        from chaoslab_report.hypotheses import judge_declared
+
+        key = "/".join(scenario.key)
+        windows = [s.window for s in report.scenarios if s.window.key == key]
+        report.hypotheses = judge_declared(Prometheus(state.prometheus), windows,
+                                           {key: scenario.spec.hypotheses},
+                                           data.start, data.end, data.step)
     return write(report, out / "report")
 
 
