@@ -1,16 +1,23 @@
 """`chaoslab watch` as a command, without a lab: what it says when there is nothing to watch,
-when Prometheus is not there, and that its figures are the dashboards' own queries."""
+when Prometheus is not there, how it leaves a real terminal (tmux), and that its figures are
+the dashboards' own queries."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from chaoslab.procs import free_port
+from chaoslab.testkit.tmux import Terminal, wait_screen
 from chaoslab.toolpaths import REPO_ROOT
-from chaoslab.watch import sources
+from chaoslab.watch import command, sources
 from chaoslab_report import dashboards
 
 CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
@@ -89,3 +96,51 @@ def test_a_lab_stopped_under_the_watch_is_noted(tmp_path: Path) -> None:
     snap = src.snapshot()
     assert snap.notes and "chaoslab up --local" in snap.notes[0]
     assert snap.prometheus_error == "connection refused"
+
+
+def test_a_relative_kubeconfig_is_found_from_any_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "kubeconfig").write_text("apiVersion: v1\n")
+    # What `chaoslab up --local` records when started with the default, relative .lab
+    (lab / "state.json").write_text(json.dumps({"prometheus": "http://127.0.0.1:1",
+                                                "kubeconfig": ".lab/kubeconfig"}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    args = argparse.Namespace(lab_dir=lab, prometheus=None, kubeconfig=None)
+    url, kubeconfig, state_file = command.resolve(args)
+    assert (url, kubeconfig, state_file) == ("http://127.0.0.1:1", lab / "kubeconfig",
+                                             lab / "state.json")
+    args.prometheus, args.kubeconfig = "http://127.0.0.1:2", Path("/k")
+    assert command.resolve(args)[:2] == ("http://127.0.0.1:2", Path("/k"))
+
+
+def test_keys_signals_and_resizes_in_a_real_terminal(tmp_path: Path) -> None:
+    """Without a lab (Prometheus refused): q, Ctrl-C and SIGTERM each end the watch with
+    the terminal given back in canonical mode; a narrower window gets a narrower frame."""
+    watch = f"{CHAOSLAB} watch --prometheus http://127.0.0.1:{free_port()}"
+    term = Terminal(tmp_path / "tmux.sock", width=100, height=30)
+    try:
+        for session, how, code in (("q", "q", 0), ("ctrl-c", "C-c", 0), ("term", "", 143)):
+            term.run(session, watch)
+            wait_screen(term, session, "a frame", lambda s: "is not answering" in s, 30)
+            if how:
+                term.keys(session, how)
+            else:
+                os.kill(term.command_pid(session), signal.SIGTERM)
+            screen, _ = wait_screen(term, session, f"the exit after {session}",
+                                    lambda s: "icanon" in s, 10)
+            assert f"watch exited {code}" in screen and "Traceback" not in screen, screen
+            assert "-icanon" not in screen, f"{session} left the terminal in cbreak mode"
+        term.run("resize", watch)
+        wait_screen(term, "resize", "a frame", lambda s: "is not answering" in s, 30)
+        term.tmux("resize-window", "-t", "resize", "-x", "40", "-y", "12")
+        screen, _ = wait_screen(term, "resize", "a 40-column frame",
+                                lambda s: "DNS Chaos Lab" in s and "…" in s, 10)
+        assert max(len(line) for line in screen.splitlines()) <= 40, screen
+        term.keys("resize", "q")
+        wait_screen(term, "resize", "the exit", lambda s: "watch exited 0" in s, 10)
+    finally:
+        term.close()

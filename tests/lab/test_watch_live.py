@@ -14,16 +14,16 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chaoslab.testkit.tmux import ENV, Terminal, wait_screen
 from chaoslab.toolpaths import tool
 
 pytestmark = pytest.mark.slow
@@ -39,54 +39,6 @@ spec:
       mode: nodata
   duration: 3m
 """
-ENV = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
-
-
-class Terminal:
-    """A private tmux server (its own socket): one session, one pane, a fixed size."""
-
-    def __init__(self, socket: Path, width: int = 140, height: int = 50) -> None:
-        tmux = shutil.which("tmux")
-        assert tmux, "tmux is missing: run `make tools` (it installs Debian's tmux package)"
-        self.base = [tmux, "-u", "-S", str(socket)]
-        self.width, self.height = width, height
-        self.started: list[str] = []
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run([*self.base, *args], env=ENV, capture_output=True, text=True,
-                              check=True, timeout=10).stdout
-
-    def run(self, session: str, command: str) -> None:
-        """`command` in a new session; the shell stays to print its exit status."""
-        self.tmux("new-session", "-d", "-s", session, "-x", str(self.width), "-y",
-                  str(self.height), f"{command}; echo \"watch exited $?\"; sleep 600")
-        self.started.append(session)
-
-    def screen(self, session: str) -> str:
-        return self.tmux("capture-pane", "-p", "-t", session)
-
-    def keys(self, session: str, *keys: str) -> None:
-        self.tmux("send-keys", "-t", session, *keys)
-
-    def close(self) -> None:
-        if self.started:
-            subprocess.run([*self.base, "kill-server"], env=ENV, capture_output=True,
-                           timeout=10)
-
-
-def wait_screen(term: Terminal, session: str, what: str, ok: Callable[[str], bool],
-                timeout: float) -> tuple[str, float]:
-    """The first screen for which `ok` holds, and how long it took; fails with the last."""
-    start = time.monotonic()
-    screen = ""
-    while time.monotonic() - start < timeout:
-        screen = term.screen(session)
-        if ok(screen):
-            return screen, time.monotonic() - start
-        time.sleep(0.25)
-    raise AssertionError(f"no {what} on screen within {timeout:.0f}s; last screen:\n{screen}")
-
-
 def line_of(screen: str, start: str) -> str:
     return next((ln for ln in screen.splitlines() if ln.strip().startswith(start)), "")
 
@@ -167,6 +119,7 @@ def test_watch_in_tmux_against_a_real_lab(tmp_path: Path) -> None:
                                    lambda s: "watch exited" in s, 10)
         assert "watch exited 0" in screen and "Traceback" not in screen, screen
         assert "DNS Chaos Lab" not in screen  # the alternate screen is gone, the shell's back
+        assert "-icanon" not in wait_screen(term, session, "stty", lambda s: "icanon" in s, 5)[0]
 
         term.run("quit", f"{CHAOSLAB} watch --lab-dir {lab_dir}")
         wait_screen(term, "quit", "the second watch", lambda s: "default/watch-nodata" in s, 30)

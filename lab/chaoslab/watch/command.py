@@ -50,6 +50,10 @@ class NoLab(Exception):
     """Nothing to watch: no state file and no --prometheus."""
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised in the loop so the terminal is restored on the way out."""
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -218,14 +222,15 @@ class Screen:
 
     def watch(self, snapshot: Callable[[bool], Snapshot], interval: float, *, color: bool,
               width: int | None, unicode: bool, history: int) -> int:
-        """Draw a frame every `interval` seconds until `q`, Ctrl-C or SIGTERM; exit code 0."""
+        """Draw a frame every `interval` seconds until `q` or Ctrl-C (exit code 0) or SIGTERM
+        (143), the terminal restored each time."""
 
         def on_resize(_sig: int, _frame: FrameType | None) -> None:
             with contextlib.suppress(OSError):  # the pipe is closed once the loop ended
                 os.write(self._wake_w, b"r")
 
         def on_term(_sig: int, _frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
+            raise _Terminated
 
         old = {s: signal.signal(s, h) for s, h in ((signal.SIGWINCH, on_resize),
                                                    (signal.SIGTERM, on_term))}
@@ -247,6 +252,8 @@ class Screen:
                         # a resize or another key: redraw the same figures
         except KeyboardInterrupt:
             return 0
+        except _Terminated:
+            return 128 + signal.SIGTERM
         finally:
             for s, h in old.items():
                 with contextlib.suppress(ValueError, TypeError):
