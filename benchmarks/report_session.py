@@ -1,0 +1,134 @@
+"""How long the report takes for a 10-minute session of five scenarios (target: ≤ 10 s).
+
+A session, not the demo's single scenario: the scripted cascade of
+tests/report/synthetic_lab.py is played five times back to back (each stretched to a fifth
+of the session; every replay restarts the counters, as a restarted process would), written
+as OpenMetrics with a timestamp per second and backfilled into a fresh TSDB with
+`promtool tsdb create-blocks-from openmetrics`; the real Prometheus then serves those
+blocks. The five scenarios come as session-ledger entries (the JSON the operator writes),
+so the timing covers reading the ledger, every query at 1 s resolution, the attribution
+(impact windows, clean baselines, shared damage, per-edge amplification), the plots and
+the HTML. Prints the figures; not a pass/fail test.
+
+    .venv/bin/python benchmarks/report_session.py [--minutes 10] [--scenarios 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "report"))
+
+import synthetic_lab as lab  # noqa: E402
+
+from chaoslab.testkit import prometheus  # noqa: E402
+from chaoslab.toolpaths import tool  # noqa: E402
+from chaoslab_report.build import build_report  # noqa: E402
+from chaoslab_report.timeline import from_ledger  # noqa: E402
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
+
+
+def openmetrics(start: float, seconds: int, period: float) -> str:
+    """The synthetic lab's metrics every second, its script replayed every `period` s."""
+    stretch = period / lab.END
+    families: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    current = ""
+    for i in range(seconds):
+        ts = start + i
+        for line in lab.render((i % period) / stretch).splitlines():
+            if line.startswith("#"):
+                current = line.split()[2]
+                if line.startswith("# TYPE"):
+                    headers.setdefault(current, [line])
+                continue
+            m = SAMPLE.match(line)
+            if m is None or m[1] == "chaoslab_operator_scenario_active":
+                continue  # the ledger is the timeline here
+            labels = ",".join(filter(None, (m[2], 'instance="bench"', 'job="lab"')))
+            families.setdefault(current, []).append(f"{m[1]}{{{labels}}} {m[3]} {ts:.3f}")
+        families.setdefault("up", []).append(f'up{{instance="bench",job="lab"}} 1 {ts:.3f}')
+    headers["up"] = ["# TYPE up gauge"]
+    out = []
+    for family, lines in families.items():
+        out.extend(headers.get(family, []))
+        out.extend(lines)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
+
+
+def ledger(start: float, count: int, period: float) -> dict:
+    """The ledger ConfigMap as `kubectl get configmaps -o json` returns it."""
+    stretch = period / lab.END
+
+    def t(x: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(x)) + f".{int(x % 1 * 1000):03d}Z"
+
+    data = {}
+    for k in range(count):
+        base = start + k * period
+        inj, rev = base + lab.INJECT * stretch, base + lab.REVERT * stretch
+        data[f"uid-{k}"] = json.dumps({
+            "namespace": "default", "name": f"scenario-{k}", "injectedAt": t(inj),
+            "revertedAt": t(rev), "phase": "Completed", "deleting": k % 2 == 1,
+            "faults": [{"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata",
+                        "probability": 1.0}]})
+    return {"kind": "ConfigMap", "data": data}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--scenarios", type=int, default=5)
+    args = p.parse_args()
+    seconds = int(args.minutes * 60)
+    period = seconds / args.scenarios
+    with tempfile.TemporaryDirectory(prefix="report-session-") as tmp:
+        work = Path(tmp)
+        start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
+        t = time.perf_counter()
+        text = openmetrics(start, seconds, period)
+        (work / "data.om").write_text(text)
+        gen = time.perf_counter() - t
+        samples = text.count("\n") - 1
+        t = time.perf_counter()
+        subprocess.run([str(tool("promtool")), "tsdb", "create-blocks-from", "openmetrics",
+                        str(work / "data.om"), str(work / "data")], check=True,
+                       capture_output=True, timeout=600)
+        backfill = time.perf_counter() - t
+        prom = prometheus.start(work / "prom", {}, data_dir=work / "data")
+        try:
+            t = time.perf_counter()
+            timeline = from_ledger([ledger(start, args.scenarios, period)])
+            report = build_report(prom.url, timeline, work / "out", start=start,
+                                  end=start + seconds, hold=10.0)
+            elapsed = time.perf_counter() - t
+        finally:
+            prom.stop()
+    print(f"session: {args.minutes:g} min at 1 s resolution, {len(report.scenarios)} scenarios, "
+          f"{len(report.tiers)} tiers, {samples:,} samples backfilled (generated in {gen:.1f} s, "
+          f"promtool {backfill:.1f} s)")
+    print(f"report (ledger + queries + analysis + plots + HTML): {elapsed:.2f} s  "
+          f"(target <= 10 s)")
+    for sc in report.scenarios:
+        base = f"{sc.baseline.seconds:.0f} s" if sc.baseline else "none"
+        print(f"  {sc.window.key}: blast radius {len(sc.degraded())} tiers, shared "
+              f"{len(sc.shared())}, baseline {base}, impact window "
+              f"{sc.eval_end - sc.window.injected_at:.0f} s, time to recovery "
+              f"{sc.time_to_recovery_s or 0:.1f} s")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    return 0 if len(report.scenarios) == args.scenarios else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
