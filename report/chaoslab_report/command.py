@@ -126,23 +126,39 @@ def resolve_timeline(kubeconfig: str | None, names: Sequence[tuple[str, str]]
 
 def declared_hypotheses(kubeconfig: str | None, timeout: float = 30.0
                         ) -> dict[str, tuple[Hypothesis, ...] | str]:
-    """Every OutageScenario's `spec.hypotheses` by namespace/name (or why they are unreadable).
+    """Every scenario's `spec.hypotheses` by namespace/name (or why they are unreadable).
 
-    Read from the live objects: a scenario deleted before the report has none to judge.
+    From the live OutageScenario objects, and for one deleted since, from its entry in the
+    operator's session ledger (which keeps `hypotheses` as declared).
     """
     if not kubeconfig:
         return {}
-    argv = [_kubectl(), f"--kubeconfig={kubeconfig}", "get", "outagescenarios.chaoslab.io",
-            "-A", "-o", "json"]
+    base = [_kubectl(), f"--kubeconfig={kubeconfig}", "get"]
+    result: dict[str, tuple[Hypothesis, ...] | str] = {}
+    ledger = subprocess.run([*base, "configmaps", "-A", "-l", "chaoslab.io/ledger=true",
+                             "-o", "json"], capture_output=True, text=True, timeout=timeout)
+    if ledger.returncode == 0:  # no ledger (an older operator): the objects alone
+        entries = []
+        for cm in json.loads(ledger.stdout).get("items", []):
+            for raw in (cm.get("data") or {}).values():
+                try:
+                    entries.append(json.loads(raw))
+                except ValueError:
+                    continue
+        for e in sorted(entries, key=lambda e: str(e.get("injectedAt") or "")):
+            hyps = declared({"spec": {"hypotheses": e.get("hypotheses")}})
+            if hyps:  # the newest entry of a name wins
+                result[f"{e.get('namespace', 'default')}/{e.get('name', '?')}"] = hyps
+    argv = [*base, "outagescenarios.chaoslab.io", "-A", "-o", "json"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[2:])} failed: {out.stderr.strip()}")
-    result: dict[str, tuple[Hypothesis, ...] | str] = {}
     for obj in json.loads(out.stdout).get("items", []):
         meta = obj.get("metadata", {})
+        key = f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
         hyps = declared(obj)
         if hyps:
-            result[f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"] = hyps
+            result[key] = hyps  # the live object is the authority
     return result
 
 

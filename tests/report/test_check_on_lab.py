@@ -25,6 +25,7 @@ import yaml
 from chaoslab.local.runtime import LabOptions, LocalLab
 from chaoslab.local.state import LabState
 from chaoslab.toolpaths import tool
+from chaoslab_report.command import declared_hypotheses
 
 pytestmark = pytest.mark.slow
 
@@ -141,5 +142,16 @@ def test_check_fails_on_one_failed_hypothesis_and_passes_when_all_hold(tmp_path:
         assert "check: all 3 hypotheses held" in result.stdout
         root = ET.parse(out / "junit.xml").getroot()
         assert len(root.findall(".//testcase")) == 3 and not root.findall(".//failure")
+
+        # A scenario deleted since (the documented abort) keeps its hypotheses to judge:
+        # the operator's session ledger holds them as declared.
+        kubectl(state, "delete", "outagescenario", "check-fails", "--wait=true")
+        declared = declared_hypotheses(state.kubeconfig)
+        live = json.loads(kubectl(state, "get", "outagescenarios", "-A", "-o", "json"))
+        assert "check-fails" not in {o["metadata"]["name"] for o in live["items"]}
+        kept = declared["default/check-fails"]
+        assert not isinstance(kept, str)
+        assert [h.name for h in kept] == [FAILS["name"], *(h["name"] for h in
+                                                           holding("check-fails"))]
     finally:
         lab.stop()

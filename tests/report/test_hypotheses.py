@@ -7,11 +7,16 @@ the bounds; no data, several series or no window fail closed).
 
 from __future__ import annotations
 
+import json
 import math
 import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
 
 import pytest
+import synthetic_lab as lab
 
+from chaoslab.procs import free_port
 from chaoslab_dns.model import Hypothesis, Window
 from chaoslab_dns.validate import ScenarioError, parse_hypotheses
 from chaoslab_report.hypotheses import judge, junit_xml, summary_lines
@@ -146,3 +151,45 @@ def test_malformed_hypotheses_are_refused_naming_the_field(raw: object, field: s
 def test_parsed_hypothesis_values() -> None:
     (h,) = parse_hypotheses([{"name": "x", "query": "up", "after": {"max": 3, "within": "30s"}}])
     assert (h.window, h.min, h.max, h.within) == (Window.AFTER, None, 3.0, 30.0)
+
+
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    from chaoslab_report.command import register
+
+    p = argparse.ArgumentParser(prog="chaoslab")
+    register(p.add_subparsers())
+    args = p.parse_args(argv)
+    return int(args.func(args))
+
+
+def test_check_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _cli(["report", "--check"])  # no --out
+    assert exc.value.code == 2
+    out = str(tmp_path / "out")
+    assert _cli(["report", "--out", out, "--check", "--scenario", "no-slash"]) == 2
+    assert "NAMESPACE/NAME" in capsys.readouterr().err
+    assert _cli(["report", "--out", out, "--check", "--lab-state",
+                 str(tmp_path / "none.json")]) == 2
+    # Nothing to judge because nothing could be read is not a pass.
+    assert _cli(["report", "--out", out, "--check", "--since", "5m",
+                 "--prometheus", f"http://127.0.0.1:{free_port()}"]) == 2
+    assert "unreachable" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "junit.xml").exists()
+
+
+def test_check_with_none_declared_says_so_and_exits_0(
+        synthetic_lab: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    synthetic_lab.wait_for(lab.END)
+    t0 = synthetic_lab.t0
+    code = _cli(["report", "--out", str(tmp_path), "--prometheus", synthetic_lab.prometheus,
+                 "--since", f"{t0 - 2:.3f}", "--until", f"{t0 + lab.END:.3f}", "--check"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "no hypotheses declared" in out and "junit.xml" in out
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    assert root.get("tests") == "0" and not root.findall(".//testcase")
+    assert json.loads((tmp_path / "report.json").read_text())["hypotheses"] == []
