@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -105,9 +107,18 @@ def _scenario_names(values: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _kubectl() -> str:
-    from chaoslab.toolpaths import tool
-
-    return str(tool("kubectl"))
+    """The pinned kubectl (`make tools`: $CHAOSLAB_TOOLS or the checkout's .tools/bin), else
+    the one on PATH (a user's cluster). Found here rather than through `chaoslab.toolpaths`:
+    the report sits below the lab (ARCHITECTURE.md, "Layers")."""
+    tools = os.environ.get("CHAOSLAB_TOOLS") or str(Path(__file__).resolve().parents[2]
+                                                    / ".tools" / "bin")
+    pinned = Path(tools) / "kubectl"
+    if pinned.is_file() and os.access(pinned, os.X_OK):
+        return str(pinned)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError(f"kubectl not found in {tools} nor on PATH: run `make tools`")
+    return found
 
 
 def resolve_timeline(kubeconfig: str | None, names: Sequence[tuple[str, str]]
