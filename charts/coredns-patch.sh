@@ -312,7 +312,7 @@ do_apply() {
   [[ -f $corefile ]] || fail "lab Corefile not found: $corefile"
   require_cluster_dns
   check_nodelocaldns
-  local old_image vidx removing=0 ops=() why=()
+  local old_image vidx early=0 ops=() why=()
   old_image=$(current_image)
   [[ -n $old_image ]] || fail "Deployment $ns/$deploy has no container named '$container'"
   if have_backup; then
@@ -355,16 +355,19 @@ do_apply() {
       projector_ops > "$tmp/ops"
       mapfile -t -O "${#ops[@]}" ops < "$tmp/ops"
       why+=("projector sidecar")
+      early=1
     fi
   elif has_sidecar; then
     say "taking the projector sidecar out (--projector off)"
     unprojector_ops > "$tmp/ops"
     mapfile -t -O "${#ops[@]}" ops < "$tmp/ops"
     why+=("no projector sidecar")
-    removing=1
+    early=1
   fi
-  # When the sidecar goes, the Corefile with `reload` first, so the new pods start with it.
-  if [[ $removing == 1 ]]; then set_corefile "$(lab_corefile)"; fi
+  # When the sidecar comes or goes, the Corefile of the new mode first, so that the new pods
+  # start with it: with the sidecar none may ever run a `reload` (after the projector's
+  # first SIGUSR1 its restarts fail, coredns#6263), without it every one needs `reload`.
+  if [[ $early == 1 ]]; then set_corefile "$(lab_corefile)"; fi
   patch_deployment "$(IFS=,; printf '%s' "${why[*]}")" ${ops[@]+"${ops[@]}"}
   if [[ $projector == off ]]; then delete_rbac; fi
   set_corefile "$(lab_corefile)"
