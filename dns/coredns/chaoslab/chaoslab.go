@@ -14,6 +14,8 @@ package chaoslab
 import (
 	"context"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -44,14 +46,25 @@ func New(rules []Rule) *Chaoslab {
 // Name implements plugin.Handler.
 func (c *Chaoslab) Name() string { return pluginName }
 
-// pick returns the first rule that matches qname, has not ended, and wins its probability
-// roll. The clock is read only once a rule matches, so untargeted names pay nothing for it.
-func (c *Chaoslab) pick(qname string) *Rule {
+// pick returns the first rule that matches qname and the client, has not ended, and wins
+// its probability roll. The clock and the client's address are read only once a rule's name
+// matches, so untargeted names pay nothing for them.
+func (c *Chaoslab) pick(qname string, w dns.ResponseWriter) *Rule {
 	var now time.Time
+	var src netip.Addr
+	srcRead := false
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		if !r.Matches(qname) {
 			continue
+		}
+		if r.Scoped {
+			if !srcRead {
+				src, srcRead = remoteAddr(w), true
+			}
+			if !r.Serves(src) {
+				continue
+			}
 		}
 		if r.stop != 0 {
 			if now.IsZero() {
@@ -68,10 +81,26 @@ func (c *Chaoslab) pick(qname string) *Rule {
 	return nil
 }
 
+// remoteAddr is the query's source address; the zero Addr when unknown (a scoped rule then
+// does not fire).
+func remoteAddr(w dns.ResponseWriter) netip.Addr {
+	var ip net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		return netip.Addr{}
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return addr.Unmap()
+}
+
 // ServeDNS implements plugin.Handler.
 func (c *Chaoslab) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
-	rule := c.pick(state.Name())
+	rule := c.pick(state.Name(), w)
 	if rule == nil {
 		return plugin.NextOrFailure(c.Name(), c.Next, ctx, w, r)
 	}

@@ -3,6 +3,7 @@ package chaoslab
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,7 +47,8 @@ func parse(c *caddy.Controller) ([]Rule, error) {
 
 // parseFault parses the arguments of one line:
 //
-//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [until RFC3339] [scenario NS/NAME]
+//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [until RFC3339]
+//	      [clients CIDR,CIDR...|none] [scenario NS/NAME]
 func parseFault(args []string) (Rule, error) {
 	if len(args) < 2 {
 		return Rule{}, fmt.Errorf("want \"fault <target> <mode> [option value]...\", got %q", strings.Join(args, " "))
@@ -99,13 +101,19 @@ func parseFault(args []string) (Rule, error) {
 				return Rule{}, err
 			}
 			r.setUntil(t)
+		case "clients":
+			prefixes, err := parseClients(val)
+			if err != nil {
+				return Rule{}, err
+			}
+			r.Scoped, r.Clients = true, prefixes
 		case "scenario":
 			if !scenarioRE.MatchString(val) {
 				return Rule{}, fmt.Errorf("invalid scenario %q: want namespace/name", val)
 			}
 			r.Scenario = val
 		default:
-			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect, until or scenario)", key)
+			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect, until, clients or scenario)", key)
 		}
 	}
 	if (r.Mode == ModeDelay) != seen["delay"] {
@@ -149,4 +157,44 @@ func parseUntil(val string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("invalid until %q: want a time between 2000 and 2200", val)
 	}
 	return t, nil
+}
+
+// parseClients reads `clients`: comma-separated IPv4/IPv6 addresses or CIDR prefixes, or
+// `none`. Prefixes are kept masked (10.0.0.7/24 is 10.0.0.0/24) so matching is exact.
+func parseClients(val string) ([]netip.Prefix, error) {
+	if val == "none" {
+		return nil, nil
+	}
+	parts := strings.Split(val, ",")
+	if len(parts) > maxClients {
+		return nil, fmt.Errorf("invalid clients: %d entries, at most %d", len(parts), maxClients)
+	}
+	out := make([]netip.Prefix, 0, len(parts))
+	for _, part := range parts {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(part, "/") {
+			p, err = netip.ParsePrefix(part)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(part); err == nil && a.Zone() == "" {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else if err == nil {
+				err = fmt.Errorf("zoned address")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("invalid clients entry %q: want an IP address or CIDR prefix (e.g. 10.244.0.7 or 10.244.0.0/24), or \"none\"", part)
+		}
+		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), bitsUnmapped(p)).Masked())
+	}
+	return out, nil
+}
+
+// bitsUnmapped keeps a ::ffff:a.b.c.d/n prefix meaningful once its address is unmapped.
+func bitsUnmapped(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return max(p.Bits()-96, 0)
+	}
+	return p.Bits()
 }

@@ -2,6 +2,7 @@ package chaoslab
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -43,6 +44,10 @@ type Rule struct {
 	Delay       time.Duration // ModeDelay only
 	Redirect    net.IP        // ModeRedirect only, IPv4
 	Scenario    string        // "namespace/name" for metrics; may be empty
+	// Scoped means the rule applies only to queries from Clients (`clients`); a scoped rule
+	// with no prefixes (`clients none`: a selector that matches no pod yet) applies to nobody.
+	Scoped  bool
+	Clients []netip.Prefix
 	// Until is the rule's absolute end as written (`until`); zero means no end. The rule
 	// applies while the clock reads before Until + SkewMargin.
 	Until time.Time
@@ -80,4 +85,23 @@ func (r *Rule) Matches(qname string) bool {
 	}
 	// Strictly below: "x.suffix." matches "*.suffix", "suffix." does not.
 	return len(q) > len(r.Name) && strings.HasSuffix(q, r.Name) && q[len(q)-len(r.Name)-1] == '.'
+}
+
+// maxClients bounds `clients`: enough for every pod a selector can match on a lab cluster,
+// small enough that a linear scan of the prefixes costs less than the name comparison.
+const maxClients = 4096
+
+// Serves reports whether the rule applies to a query from src (always, if unscoped). An
+// invalid src (no address known) never matches a scoped rule: fail towards "no fault".
+func (r *Rule) Serves(src netip.Addr) bool {
+	if !r.Scoped {
+		return true
+	}
+	src = src.Unmap()
+	for _, p := range r.Clients {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
 }

@@ -163,7 +163,7 @@ func FuzzRuleEnd(f *testing.F) {
 		h.Next = backend
 		h.roll = func() float64 { return 0 } // every roll fires
 		h.now = func() time.Time { return now }
-		got := h.pick("ddb.aws.internal.")
+		got := h.pick("ddb.aws.internal.", &test.ResponseWriter{})
 		want := &h.Rules[1]
 		if live {
 			want = &h.Rules[0]
@@ -180,6 +180,8 @@ func BenchmarkPick16(b *testing.B) {
 	for _, tc := range []struct{ name, until string }{
 		{"without ends", ""},
 		{"with ends", " until 2199-12-01T19:00:00Z"},
+		// The test writer asks from 10.240.0.1: the last prefix, the worst case.
+		{"with ends and clients", " until 2199-12-01T19:00:00Z clients 10.244.0.0/24,10.0.0.9,10.240.0.1"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var rs []Rule
@@ -195,8 +197,9 @@ func BenchmarkPick16(b *testing.B) {
 				b.Fatal(err)
 			}
 			h := New(append(rs, r))
+			w := &test.ResponseWriter{}
 			for b.Loop() {
-				if h.pick("dynamodb.us-east-1.aws.internal.") == nil {
+				if h.pick("dynamodb.us-east-1.aws.internal.", w) == nil {
 					b.Fatal("no rule picked")
 				}
 			}
