@@ -295,6 +295,9 @@ class TierImpact:
     p99_peak_s: float | None = None
     # other scenarios (NS/NAME) whose impact window was open while this tier was below the SLO
     shared_with: list[str] = field(default_factory=list)
+    # below the SLO in the last interval before the injection (another outage's, or noise):
+    # its first impact is then no effect of this scenario's faults alone
+    degraded_at_injection: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = {k: _round(v) for k, v in self.__dict__.items() if k not in ("tier", "shared_with")}
@@ -422,6 +425,8 @@ def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: Scen
     if p99 is not None:
         imp.p99_baseline_s = quantile_summary(p99[base_lo:base_hi])
         imp.p99_peak_s = peak(p99[lo:hi])
+    before = [b for b in every_bin if b[1] <= inj + 1e-9]
+    imp.degraded_at_injection = bool(before) and before[-1][2] < slo
     if first is not None:
         imp.first_impact_at = (first[0] + first[1]) / 2
         imp.first_impact_after_s = imp.first_impact_at - inj

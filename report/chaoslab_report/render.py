@@ -97,7 +97,9 @@ def _scenario(sc: ScenarioReport) -> str:
         [("bad" if i.degraded else "ok", [
             i.tier.label, pct(i.baseline_availability), pct(i.min_availability),
             pct(i.availability_during),
-            NONE if i.first_impact_after_s is None else f"+{i.first_impact_after_s:.1f} s",
+            NONE if i.first_impact_after_s is None else (
+                "already below at injection" if i.degraded_at_injection
+                else f"+{i.first_impact_after_s:.1f} s"),
             _secs(i.seconds_below_slo) if i.degraded else NONE,
             _secs(i.recovery_after_revert_s) if i.degraded else NONE,
             ", ".join(i.shared_with) or NONE,

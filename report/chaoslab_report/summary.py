@@ -80,8 +80,10 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
     def shared(i: TierImpact) -> str:
         return f", shared with {' and '.join(i.shared_with)}" if i.shared_with else ""
 
-    if degraded:
-        first, rest = degraded[0], degraded[1:]
+    already = [i for i in degraded if i.degraded_at_injection]
+    fresh = [i for i in degraded if not i.degraded_at_injection]
+    if fresh:
+        first, rest = fresh[0], fresh[1:]
         text = (f"{first.tier.label} degraded {first.first_impact_after_s or 0.0:.1f} s after "
                 f"the injection (availability down to {pct(first.min_availability)}"
                 f"{shared(first)})")
@@ -90,7 +92,11 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
                 f"{i.tier.label} {after_injection(i.first_impact_after_s)} "
                 f"({pct(i.min_availability)}{shared(i)})" for i in rest)
         lines.append(text + ".")
-    else:
+    if already:
+        lines.append("Already below the SLO when it was injected: " + ", ".join(
+            f"{i.tier.label} (down to {pct(i.min_availability)}{shared(i)})" for i in already)
+            + ".")
+    if not degraded:
         lines.append(f"No tier fell below the {slo:.2%} SLO: the fault stayed contained.")
     partners = sorted({k for i in degraded for k in i.shared_with})
     if partners:

@@ -105,6 +105,11 @@ def test_overlapping_scenarios_share_their_damage_in_both_reports() -> None:
     assert d.shared() == {"service:iam.us-east-1": ["default/c"],
                           "service:kms.us-east-1": ["default/c"]}
     assert any("shared with default/d" in line for line in report.summary)
+    # IAM was already down from C when D went in: said so, not "degraded 0.5 s after" D.
+    assert d.impacts["service:iam.us-east-1"].degraded_at_injection
+    assert not c.impacts["service:iam.us-east-1"].degraded_at_injection
+    assert any(line.startswith("Already below the SLO when it was injected: IAM (us-east-1)")
+               for line in report.summary)
     # D's baseline: the clean stretch before C (the nearest one), not the 10 s of C's outage.
     assert d.baseline is not None and d.baseline.end == 20
     assert "ending 10 s before the injection" in d.to_json()["baseline_note"]
