@@ -10,13 +10,20 @@ LAB    ?= kind
 OUT    ?= reports/latest
 PYTEST_ARGS ?=
 
-.PHONY: help tools node-tools node-images venv test demo up down status lint protos images clean
+# What the local lab and `make demo` run: no Helm (charts), Chromium (the report's browser
+# test), dig or tmux (tests), so a first game day does not wait for them.
+LAB_TOOLS := k8s coredns etcd prometheus
+
+.PHONY: help tools lab-tools node-tools node-images venv test demo up down status lint protos images clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 tools: ## build/install the pinned real binaries into .tools/bin (cached)
 	@tools/install.sh
+
+lab-tools: ## only the tools the local lab and the demo run (a subset of make tools)
+	@tools/install.sh $(LAB_TOOLS)
 
 node-tools: tools ## also the node lab's: kubelet & co., pause, containerd, buildah (cached)
 	@tools/install.sh node
@@ -37,12 +44,12 @@ venv: $(BIN)/.installed ## the Python environment (.venv)
 test: tools node-tools node-images venv ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-demo: tools venv ## the flagship game day on a local lab; report in $(OUT)
+demo: lab-tools venv ## the flagship game day on a local lab; report in $(OUT)
 	$(BIN)/chaoslab demo --out $(OUT)
 
 up: ## start the lab: on kind (default), LAB=node (a real node here, root) or LAB=local
 ifeq ($(LAB),local)
-	@$(MAKE) --no-print-directory tools venv
+	@$(MAKE) --no-print-directory lab-tools venv
 	$(BIN)/chaoslab up --local
 else ifeq ($(LAB),node)
 	@$(MAKE) --no-print-directory node-tools venv
