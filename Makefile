@@ -19,11 +19,12 @@ LAB_TOOLS := k8s coredns etcd prometheus
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-tools: ## build/install the pinned real binaries into .tools/bin (cached)
-	@tools/install.sh
+TOOLS  ?=
+tools: ## build/install the pinned real binaries into .tools/bin (cached; TOOLS="k8s etcd" for some)
+	@tools/install.sh $(TOOLS)
 
 lab-tools: ## only the tools the local lab and the demo run (a subset of make tools)
-	@tools/install.sh $(LAB_TOOLS)
+	@$(MAKE) --no-print-directory tools TOOLS="$(LAB_TOOLS)"
 
 node-tools: tools ## also the node lab's: kubelet & co., pause, containerd, buildah (cached)
 	@tools/install.sh node
