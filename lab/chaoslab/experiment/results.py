@@ -10,7 +10,7 @@ from pathlib import Path
 from chaoslab.experiment import compare, hypotheses, plot, saved
 from chaoslab.experiment.labtuning import LabTuning
 from chaoslab.experiment.probe import Probe
-from chaoslab.experiment.runner import RunOptions, ScenarioRun
+from chaoslab.experiment.runner import RunOptions, ScenarioRun, judge_hypotheses
 from chaoslab.experiment.scenario import ScenarioFile
 
 
@@ -81,7 +81,9 @@ def reanalyse(out: Path, slo: float | None = None) -> tuple[ScenarioFile, list[S
         folder = out / meta["label"]
         scenario = ScenarioFile.load(folder / f"{meta['scenario']}.yaml")
         data, timeline = saved.load(folder / "data.json")
-        report = write(analyse(data, timeline, slo=opts.slo, hold=opts.hold), folder / "report")
+        report = analyse(data, timeline, slo=opts.slo, hold=opts.hold)
+        judge_hypotheses(report, data, scenario)
+        report = write(report, folder / "report")
         probes = [Probe(**{**p, "addresses": tuple(p["addresses"])}) for p in meta["probes"]]
         runs.append(ScenarioRun(meta["label"], scenario, report, folder / "report",
                                 meta["since"], meta["applied_at"], meta["phase"],

@@ -30,7 +30,7 @@ from chaoslab.procs import ComponentFailed
 from chaoslab_report.prom import Prometheus
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report
+    from chaoslab_report.build import Collected, Report
 
 Progress = Callable[[str], None]
 PROBE_AFTER = 1.5  # seconds after Active before the first probe (CoreDNS's reload)
@@ -194,20 +194,39 @@ def game_day_report(state: LabState, scenario: ScenarioFile, since: float, until
     from chaoslab.experiment import saved
     from chaoslab_report.build import analyse, collect, write
     from chaoslab_report.command import resolve_timeline
+    from chaoslab_report.prom import PrometheusError
 
+    prom = Prometheus(state.prometheus)
     timeline = resolve_timeline(state.kubeconfig, [scenario.key])
-    data = collect(Prometheus(state.prometheus), since, until, step=1.0)
+    data = collect(prom, since, until, step=1.0)
+    for h in scenario.spec.hypotheses:  # kept with the data, so --reanalyse judges them too
+        try:
+            data.series[HYPOTHESIS_SERIES + h.name] = prom.query_range(
+                h.query, data.start, data.end, data.step)
+        except PrometheusError as exc:  # judged failed below, with this said here
+            say(f"hypothesis {h.name!r}: {exc}")
     saved.dump(data, timeline, out / "data.json")
     report = analyse(data, timeline, slo=opts.slo, hold=opts.hold, prometheus=state.prometheus)
-    if scenario.spec.hypotheses:  # judged as `chaoslab report` judges them
-        from chaoslab_report.hypotheses import judge_declared
-
-        key = "/".join(scenario.key)
-        windows = [s.window for s in report.scenarios if s.window.key == key]
-        report.hypotheses = judge_declared(Prometheus(state.prometheus), windows,
-                                           {key: scenario.spec.hypotheses},
-                                           data.start, data.end, data.step)
+    judge_hypotheses(report, data, scenario)
     return write(report, out / "report")
+
+
+# Key prefix of a declared hypothesis's range results in the run's data (data.json).
+HYPOTHESIS_SERIES = "hypothesis:"
+
+
+def judge_hypotheses(report: Report, data: Collected, scenario: ScenarioFile) -> None:
+    """The scenario's `spec.hypotheses`, judged as `chaoslab report` judges them, from the
+    range results kept in `data` (a missing one: it could not be read, a failure)."""
+    from chaoslab_report.hypotheses import judge
+
+    key = "/".join(scenario.key)
+    report.hypotheses = [
+        judge(key, h, data.series.get(HYPOTHESIS_SERIES + h.name,
+                                      "its range query failed when the run was recorded"),
+              sc.window.injected_at, sc.window.reverted_at, data.end, data.step)
+        for sc in report.scenarios if sc.window.key == key
+        for h in scenario.spec.hypotheses]
 
 
 def follow(state: LabState, scenario: ScenarioFile, prom: Prometheus,
