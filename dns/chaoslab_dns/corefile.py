@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,6 +36,7 @@ __all__ = [
     "END_MARKER",
     "CorefileError",
     "check_corefile",
+    "clients_token",
     "compile_corefile",
     "fault_line",
     "fault_scenario",
@@ -62,7 +63,9 @@ _SCENARIO_KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9.
 _PROBABILITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:e-[0-9]+)?")
 _DURATION = re.compile(r"(?:[0-9]+(?:h|m|s|ms|us|ns))+")
 _UNTIL = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z"
-_SAFE_LINE = re.compile(rf"chaoslab \{{|\}}|fault(?: [a-z0-9*./:-]+| until {_UNTIL})+")
+_SAFE_LINE = re.compile(rf"chaoslab \{{|\}}|fault(?: [a-z0-9*./:,-]+| until {_UNTIL})+")
+# The plugin's limit of entries in one `clients` clause (dns/coredns/chaoslab/README.md).
+MAX_CLIENTS = 4096
 # The years the plugin accepts in `until` (dns/coredns/chaoslab/parse.go).
 _UNTIL_MIN = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 _UNTIL_MAX = datetime(2200, 1, 1, tzinfo=UTC).timestamp()
@@ -140,8 +143,34 @@ def format_until(ts: float) -> str:
     return f"{moment}.{ms % 1000:03d}Z" if ms % 1000 else f"{moment}Z"
 
 
-def fault_line(fault: Fault, scenario_key: str, until: float) -> str:
-    """The plugin's ``fault`` line for one fault (see dns/coredns/chaoslab/README.md)."""
+def clients_token(entries: Iterable[str]) -> str:
+    """The ``clients`` value: addresses/prefixes sorted (IPv4 first, numerically), or ``none``.
+
+    Sorting and de-duplicating make the Corefile a function of the address *set*, so a
+    re-listing in another order never rewrites the ConfigMap.
+    """
+    nets = set()
+    for entry in entries:
+        try:
+            nets.add(ipaddress.ip_network(entry))
+        except ValueError:
+            raise CorefileError(f"client {entry!r} is not an address or CIDR") from None
+    if len(nets) > MAX_CLIENTS:
+        raise CorefileError(f"{len(nets)} client addresses: the plugin takes at most "
+                            f"{MAX_CLIENTS} per rule; narrow the selector or use cidrs")
+    ordered = sorted(nets, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+    words = [str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n)
+             for n in ordered]
+    return ",".join(words) or "none"
+
+
+def fault_line(fault: Fault, scenario_key: str, until: float,
+               pod_addresses: Collection[str] = ()) -> str:
+    """The plugin's ``fault`` line for one fault (see dns/coredns/chaoslab/README.md).
+
+    ``pod_addresses`` are the resolved pod IPs of a pod-selecting ``clients`` scope; the
+    line's ``clients`` clause is them plus the scope's cidrs (``none`` when both are empty).
+    """
     if not _TARGET.fullmatch(fault.target) or len(fault.target) > 253:
         raise CorefileError(f"target {fault.target!r} is not a valid DNS name")
     if not _SCENARIO_KEY.fullmatch(scenario_key):
@@ -171,7 +200,12 @@ def fault_line(fault: Fault, scenario_key: str, until: float) -> str:
         parts += ["redirect", address]
     elif fault.redirect_to is not None:
         raise CorefileError(f"redirect address given for mode {mode.value}")
-    parts += ["until", format_until(until), "scenario", scenario_key]
+    parts += ["until", format_until(until)]
+    if fault.clients is not None:
+        parts += ["clients", clients_token([*pod_addresses, *fault.clients.cidrs])]
+    elif pod_addresses:
+        raise CorefileError(f"client addresses given for the unscoped fault {fault.target}")
+    parts += ["scenario", scenario_key]
     return " ".join(parts)
 
 
@@ -184,7 +218,10 @@ def _until(scenario: Scenario) -> float:
     return scenario.until
 
 
-def _fault_lines(scenarios: Iterable[Scenario]) -> list[str]:
+Addresses = Mapping[tuple[str, int], Collection[str]]
+
+
+def _fault_lines(scenarios: Iterable[Scenario], addresses: Addresses | None = None) -> list[str]:
     seen: set[str] = set()
     items: list[tuple[Scenario, int, Fault]] = []
     for scenario in scenarios:
@@ -193,21 +230,27 @@ def _fault_lines(scenarios: Iterable[Scenario]) -> list[str]:
         seen.add(scenario.key)
         _until(scenario)
         items.extend((scenario, i, f) for i, f in enumerate(scenario.faults))
-    return [fault_line(f, s.key, _until(s)) for s, _, f in sorted(items, key=_precedence)]
+    got = addresses or {}
+    return [fault_line(f, s.key, _until(s), got.get((s.key, i), ()))
+            for s, i, f in sorted(items, key=_precedence)]
 
 
-def compile_corefile(base: str, scenarios: Iterable[Scenario]) -> str:
+def compile_corefile(base: str, scenarios: Iterable[Scenario],
+                     addresses: Addresses | None = None) -> str:
     """Fill every marked section of ``base`` with the faults of ``scenarios``.
 
     Text outside the markers is never changed; whatever was between them is replaced (so a
-    live Corefile works as ``base`` too). No scenario -> every section empty.
+    live Corefile works as ``base`` too). No scenario -> every section empty. ``addresses``
+    maps ``(scenario key, fault index)`` to the pod IPs its ``clients`` selects right now
+    (``chaoslab_dns.clients.fault_addresses``); a scoped fault missing from it gets only its
+    cidrs, or ``clients none``.
     """
     check_corefile(base)
     lines = base.split("\n")
     sections = _sections(lines)
     if not sections:
         raise CorefileError("the base Corefile has no chaoslab markers; " + HOW_TO_ADD_MARKERS)
-    faults = _fault_lines(scenarios)
+    faults = _fault_lines(scenarios, addresses)
     out: list[str] = []
     prev = 0
     for sec in sections:

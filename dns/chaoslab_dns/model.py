@@ -11,7 +11,17 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Fault", "Hypothesis", "Mode", "OnError", "Scenario", "StopCondition", "Window"]
+__all__ = [
+    "Clients",
+    "Fault",
+    "Hypothesis",
+    "LabelRequirement",
+    "Mode",
+    "OnError",
+    "Scenario",
+    "StopCondition",
+    "Window",
+]
 
 
 class Mode(StrEnum):
@@ -28,6 +38,36 @@ class Mode(StrEnum):
 
 
 @dataclass(frozen=True)
+class LabelRequirement:
+    """One ``matchExpressions`` entry of a Kubernetes LabelSelector."""
+
+    key: str
+    operator: str  # In, NotIn, Exists, DoesNotExist
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clients:
+    """``spec.faults[].clients``: whose queries a fault applies to.
+
+    The pods selected are those in one of ``namespaces`` (every namespace when absent) AND
+    matching the pod selector (every pod when absent), provided at least one of the two is
+    given; the fault applies to their pod IPs plus every address in ``cidrs``. Which pods
+    that is right now is I/O (the operator resolves it); this value only states the rule.
+    """
+
+    namespaces: tuple[str, ...] | None = None  # None: not given (any namespace)
+    match_labels: tuple[tuple[str, str], ...] | None = None  # None: no podSelector given
+    match_expressions: tuple[LabelRequirement, ...] = ()
+    cidrs: tuple[str, ...] = ()  # normalised: "10.0.0.7" or "10.1.0.0/16"
+
+    @property
+    def selects_pods(self) -> bool:
+        """Does the scope name pods (so the operator must resolve and watch them)?"""
+        return self.namespaces is not None or self.match_labels is not None
+
+
+@dataclass(frozen=True)
 class Fault:
     """One entry of ``spec.faults``."""
 
@@ -36,6 +76,7 @@ class Fault:
     probability: float = 1.0  # share of matching queries affected, in (0, 1]
     delay: float | None = None  # seconds; mode delay only
     redirect_to: str | None = None  # IPv4; mode redirect only
+    clients: Clients | None = None  # None: every client
 
     @property
     def wildcard(self) -> bool:

@@ -16,15 +16,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .durations import DurationError, parse_duration
-from .model import Fault, Hypothesis, Mode, OnError, Scenario, StopCondition, Window
+from .model import (
+    Clients,
+    Fault,
+    Hypothesis,
+    LabelRequirement,
+    Mode,
+    OnError,
+    Scenario,
+    StopCondition,
+    Window,
+)
 
 __all__ = [
     "API_VERSION",
     "KIND",
+    "MAX_CLIENT_ENTRIES",
     "MAX_DELAY",
     "MAX_DURATION",
     "MAX_FAULTS",
     "ScenarioError",
+    "parse_clients",
     "parse_hypotheses",
     "parse_scenario",
     "parse_spec",
@@ -45,7 +57,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec", "status"}
 _SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError", "hypotheses"}
-_FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability"}
+_FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability", "clients"}
+_CLIENTS_KEYS = {"namespaces", "podSelector", "cidrs"}
+_SELECTOR_KEYS = {"matchLabels", "matchExpressions"}
+_EXPRESSION_KEYS = {"key", "operator", "values"}
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+MAX_CLIENT_ENTRIES = 64  # namespaces, cidrs, matchLabels or matchExpressions, each
+# Kubernetes label keys ([DNS-subdomain prefix/]name) and values (may be empty).
+_LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?")
 _STOP_KEYS = {"query", "above", "for"}
 _HYPOTHESIS_KEYS = {"name", "query", "during", "after"}
 _WINDOW_KEYS = {Window.DURING: {"min", "max"}, Window.AFTER: {"min", "max", "within"}}
@@ -197,9 +217,118 @@ def _parse_fault(obj: Any, field: str) -> Fault:
             f"{field}.redirectTo", "is required with mode redirect, e.g. '192.0.2.10'"
         )
 
+    clients = None
+    if fault.get("clients") is not None:
+        clients = parse_clients(fault["clients"], f"{field}.clients")
     return Fault(
-        target=target, mode=mode, probability=probability, delay=delay, redirect_to=redirect_to
+        target=target, mode=mode, probability=probability, delay=delay,
+        redirect_to=redirect_to, clients=clients,
     )
+
+
+def _entries(value: Any, field: str) -> Sequence[Any]:
+    items = _sequence(value, field)
+    if not 1 <= len(items) <= MAX_CLIENT_ENTRIES:
+        raise ScenarioError(field, f"must hold 1 to {MAX_CLIENT_ENTRIES} entries, got "
+                                   f"{len(items)} (leave it out to not restrict by it)")
+    return items
+
+
+def _label_key(value: Any, field: str) -> str:
+    prefix, _, name = value.rpartition("/") if isinstance(value, str) else ("", "", "")
+    ok = bool(_LABEL_NAME.fullmatch(name)) and (
+        not prefix or (len(prefix) <= 253 and bool(_K8S_NAME.fullmatch(prefix))))
+    if not ok:
+        raise ScenarioError(field, f"invalid label key {_show(value)}: want [prefix/]name, "
+                                   "e.g. 'chaoslab.io/service' (name: at most 63 letters, "
+                                   "digits, '-', '_', '.')")
+    return value
+
+
+def _label_value(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _LABEL_VALUE.fullmatch(value):
+        raise ScenarioError(field, f"invalid label value {_show(value)}: want at most 63 "
+                                   "letters, digits, '-', '_', '.', e.g. 'lambda'")
+    return value
+
+
+def _parse_selector(obj: Any, field: str) -> tuple[tuple[tuple[str, str], ...],
+                                                   tuple[LabelRequirement, ...]]:
+    sel = _mapping(obj, field)
+    _no_unknown_keys(sel, _SELECTOR_KEYS, field)
+    labels: dict[str, str] = {}
+    if sel.get("matchLabels") is not None:
+        where = f"{field}.matchLabels"
+        raw = _mapping(sel["matchLabels"], where)
+        if len(raw) > MAX_CLIENT_ENTRIES:
+            raise ScenarioError(where, f"must hold at most {MAX_CLIENT_ENTRIES} labels")
+        for key, value in raw.items():
+            labels[_label_key(key, where)] = _label_value(value, f"{where}.{key}")
+    requirements: list[LabelRequirement] = []
+    if sel.get("matchExpressions") is not None:
+        where = f"{field}.matchExpressions"
+        for i, item in enumerate(_entries(sel["matchExpressions"], where)):
+            at = f"{where}[{i}]"
+            expr = _mapping(item, at)
+            _no_unknown_keys(expr, _EXPRESSION_KEYS, at)
+            key = _label_key(expr.get("key"), f"{at}.key")
+            op = expr.get("operator")
+            if op not in _OPERATORS:
+                raise ScenarioError(f"{at}.operator", f"invalid operator {_show(op)}: want "
+                                                      f"one of {', '.join(_OPERATORS)}")
+            raw_values = expr.get("values")
+            if op in ("In", "NotIn"):
+                if raw_values is None:
+                    raise ScenarioError(f"{at}.values", f"is required with operator {op}")
+                values = tuple(_label_value(v, f"{at}.values[{j}]")
+                               for j, v in enumerate(_entries(raw_values, f"{at}.values")))
+            elif raw_values:
+                raise ScenarioError(f"{at}.values", f"must be empty with operator {op}")
+            else:
+                values = ()
+            requirements.append(LabelRequirement(key, op, tuple(sorted(set(values)))))
+    return tuple(sorted(labels.items())), tuple(requirements)
+
+
+def _parse_cidr(value: Any, field: str) -> str:
+    try:
+        network = ipaddress.ip_network(value) if isinstance(value, str) else None
+    except ValueError as exc:
+        hint = " (host bits set: use the network address)" if "host bits" in str(exc) else ""
+        raise ScenarioError(field, f"invalid address or CIDR {_show(value)}{hint}, want e.g. "
+                                   "'10.244.0.7' or '10.244.1.0/24'") from None
+    if network is None:
+        raise ScenarioError(field, f"must be an address or CIDR string, got {_show(value)}")
+    full = network.prefixlen == network.max_prefixlen
+    return str(network.network_address) if full else str(network)
+
+
+def parse_clients(obj: Any, field: str = "clients") -> Clients:
+    """``spec.faults[].clients``: namespaces AND podSelector select pods; plus the cidrs."""
+    body = _mapping(obj, field)
+    _no_unknown_keys(body, _CLIENTS_KEYS, field)
+    if all(body.get(k) is None for k in _CLIENTS_KEYS):
+        raise ScenarioError(field, "needs at least one of namespaces, podSelector or cidrs "
+                                   "(leave clients out to fault every client)")
+    namespaces = None
+    if body.get("namespaces") is not None:
+        where = f"{field}.namespaces"
+        names = [_parse_k8s_name(n, f"{where}[{i}]", 63)
+                 for i, n in enumerate(_entries(body["namespaces"], where))]
+        for i, n in enumerate(names):
+            if "." in n:
+                raise ScenarioError(f"{where}[{i}]", f"invalid namespace {_show(n)}: no '.'")
+        namespaces = tuple(sorted(set(names)))
+    labels, expressions = None, ()
+    if body.get("podSelector") is not None:
+        labels, expressions = _parse_selector(body["podSelector"], f"{field}.podSelector")
+    cidrs: tuple[str, ...] = ()
+    if body.get("cidrs") is not None:
+        where = f"{field}.cidrs"
+        cidrs = tuple(dict.fromkeys(
+            _parse_cidr(c, f"{where}[{i}]") for i, c in enumerate(_entries(body["cidrs"], where))))
+    return Clients(namespaces=namespaces, match_labels=labels,
+                   match_expressions=expressions, cidrs=cidrs)
 
 
 def _parse_stop_condition(obj: Any, field: str) -> StopCondition:
