@@ -211,7 +211,8 @@ def report_for_lab(state: Any, out: Path, scenarios: Sequence[tuple[str, str]] =
     """For the lab runtime (`chaoslab demo`): report on a running lab; returns the summary."""
     report = generate(state.prometheus, Path(out), kubeconfig=state.kubeconfig or None,
                       scenarios=scenarios, **kwargs)
-    return "\n".join(report.summary)
+    verdicts = summary_lines(report.hypotheses) if report.hypotheses else []
+    return "\n".join([*report.summary, *verdicts])
 
 
 def run(args: argparse.Namespace) -> int:
