@@ -1,16 +1,19 @@
-"""CoreDNS queries per second for a faulted (nxdomain) and an unfaulted name.
+"""CoreDNS queries per second and latency for faulted, unfaulted and client-scoped names.
 
-Load comes from separate processes: dnsperf when it is installed (Debian's ``dnsperf``),
-otherwise worker processes that keep a window of raw UDP queries in flight. Each run is
-bounded in time (default 5 s, at most 10 s) and targets 127.0.0.1 only. On a 2-core machine
-the load generator and CoreDNS share the CPUs, so read the figures as relative.
+Load comes from a separate process: dnsperf (Debian's ``dnsperf``, installed by ``make
+tools``), the field's loader, or ``--loader python`` (worker processes keeping a window of
+raw UDP queries in flight; no latency figures). Each run is bounded in time (default 5 s, at
+most 10 s) and targets 127.0.0.1 only. On a 2-core machine the loader and CoreDNS share the
+CPUs, so the CPU each used is printed beside its q/s, with which one saturated first.
 
 ``--rules N`` compiles N rules (N-1 for other names, sorted before the faulted one, so its
-query is matched against every rule), each with its end (``until``). ``--baseline BINARY``
-runs a CoreDNS built without rule ends in the same run, alternating with ``.tools/bin``'s,
-on the same rules without their ``until`` (a before/after of the plugin change).
+query is matched against every rule), each with its end (``until``). The same rules are then
+run client-scoped (each with ``clients`` listing 8 loopback sources, the loader's last): the
+faulted name asked from inside the scope is faulted, asked from 127.0.0.9 (outside) it is
+answered truly. ``--baseline BINARY`` also runs a CoreDNS built without rule ends on the
+rules without their ``until`` (the before/after of that plugin change).
 
-    .venv/bin/python benchmarks/dns_qps.py [--seconds 5] [--loader auto|python|dnsperf]
+    .venv/bin/python benchmarks/dns_qps.py [--seconds 5] [--loader dnsperf|python]
         [--rules 16] [--baseline /tmp/before/coredns] [--rounds 2]
 """
 
@@ -20,6 +23,7 @@ import argparse
 import multiprocessing as mp
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -27,6 +31,8 @@ import struct
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import dns.message
 from dns_common import COREDNS, ENDPOINTS, CoreDNS
@@ -39,6 +45,17 @@ FAULTED = "dynamodb.us-east-1.aws.internal"
 UNFAULTED = "sqs.us-east-1.aws.internal"
 WINDOW = 32  # queries in flight per worker
 UNTIL = re.compile(r" until \S+")
+RULE_END = re.compile(r"^(\s*fault .*?)( scenario \S+)?$", re.MULTILINE)
+LATENCY_RATE = 5000  # q/s offered while latencies are recorded, well below saturation
+INSIDE, OUTSIDE = "127.0.0.1", "127.0.0.9"  # the loader's source address, in and out of scope
+SCOPE = ",".join([*(f"127.0.1.{i}" for i in range(1, 8)), INSIDE])
+
+
+@dataclass
+class Load:
+    qps: float
+    rcodes: dict[int, int]
+    latencies: list[float]  # seconds, one per answered query (dnsperf only)
 
 
 def scenario(rules: int):
@@ -49,10 +66,16 @@ def scenario(rules: int):
     return parse_spec(spec, "bench", "qps").injected(time.time())
 
 
-def worker(port: int, name: str, seconds: float, out: mp.Queue) -> None:
+def scoped(text: str) -> str:
+    """Every fault line of a compiled Corefile limited to the SCOPE clients."""
+    return RULE_END.sub(lambda m: f"{m[1]} clients {SCOPE}{m[2] or ''}", text)
+
+
+def worker(port: int, name: str, seconds: float, source: str, out: mp.Queue) -> None:
     """Send WINDOW queries, read the answers, repeat until time is up; count answers by rcode."""
     wire = bytearray(dns.message.make_query(name, "A").to_wire())
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((source, 0))
     sock.connect(("127.0.0.1", port))
     sock.settimeout(1.0)
     answered, rcodes, qid = 0, {}, 0
@@ -72,9 +95,10 @@ def worker(port: int, name: str, seconds: float, out: mp.Queue) -> None:
     out.put((answered, rcodes))
 
 
-def python_load(port: int, name: str, seconds: float, workers: int) -> tuple[float, dict[int, int]]:
+def python_load(port: int, name: str, seconds: float, source: str, workers: int) -> Load:
     out: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=worker, args=(port, name, seconds, out)) for _ in range(workers)]
+    procs = [mp.Process(target=worker, args=(port, name, seconds, source, out))
+             for _ in range(workers)]
     start = time.monotonic()
     for p in procs:
         p.start()
@@ -86,71 +110,127 @@ def python_load(port: int, name: str, seconds: float, workers: int) -> tuple[flo
     for _, rc in results:
         for k, v in rc.items():
             rcodes[k] = rcodes.get(k, 0) + v
-    return sum(a for a, _ in results) / elapsed, rcodes
+    return Load(sum(a for a, _ in results) / elapsed, rcodes, [])
 
 
-def dnsperf_load(port: int, name: str, seconds: float) -> tuple[float, dict[int, int]]:
+def dnsperf_load(port: int, name: str, seconds: float, source: str,
+                 rate: int | None = None) -> Load:
+    """dnsperf from `source`: flat out for q/s, or at a fixed `rate` with every query's
+    latency from its verbose lines (latency at saturation is only the queue's length)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write(f"{name} A\n")
-    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", f.name, "-l", str(seconds)]
-    cmd += ["-c", "4", "-q", "200"]
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-a", source, "-d", f.name,
+           "-l", str(seconds), "-c", "4", "-q", "200"]
+    if rate:
+        cmd += ["-Q", str(rate), "-v"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     os.unlink(f.name)
     qps = re.search(r"Queries per second:\s+([0-9.]+)", out.stdout)
     if not qps:
-        raise SystemExit(out.stdout + out.stderr)
-    rcodes = {
-        {"NOERROR": 0, "NXDOMAIN": 3}[m[0]]: int(m[1])
-        for m in re.findall(r"(NOERROR|NXDOMAIN) (\d+)", out.stdout)
-    }
-    return float(qps.group(1)), rcodes
+        raise SystemExit(out.stdout[-2000:] + out.stderr)
+    codes = {"NOERROR": 0, "SERVFAIL": 2, "NXDOMAIN": 3, "REFUSED": 5}
+    summary = re.search(r"Response codes:\s+(.*)", out.stdout)
+    rcodes = {codes.get(m[0], -1): int(m[1])
+              for m in re.findall(r"([A-Z]+) (\d+) \(", summary[1] if summary else "")}
+    latencies = [float(m) for m in re.findall(r"^> \w+ \S+ A ([0-9.]+)$", out.stdout,
+                                               re.MULTILINE)]
+    return Load(float(qps.group(1)), rcodes, latencies)
 
 
-def measure(server: CoreDNS, loader: str, name: str, seconds: float, workers: int
-            ) -> tuple[float, dict[int, int]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(server: CoreDNS, loader: str, name: str, seconds: float, source: str,
+            workers: int) -> tuple[Load, float, float]:
+    """One load run: the load, and the CPU cores CoreDNS and the loader each kept busy."""
+    dns_before, load_before, start = cpu_seconds(server.proc.pid), children_cpu(), time.monotonic()
     if loader == "dnsperf":
-        return dnsperf_load(server.port, name, seconds)
-    return python_load(server.port, name, seconds, workers)
+        load = dnsperf_load(server.port, name, seconds, source)
+    else:
+        load = python_load(server.port, name, seconds, source, workers)
+    elapsed = time.monotonic() - start
+    dns_cpu = (cpu_seconds(server.proc.pid) - dns_before) / elapsed
+    load_cpu = (children_cpu() - load_before) / elapsed
+    if loader == "dnsperf":
+        load.latencies = dnsperf_load(server.port, name, min(seconds, 3.0), source,
+                                      rate=LATENCY_RATE).latencies
+    return load, dns_cpu, load_cpu
+
+
+def ms(latencies: list[float], q: float) -> str:
+    if not latencies:
+        return "     -"
+    ordered = sorted(latencies)
+    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:6.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--loader", choices=["auto", "python", "dnsperf"], default="auto")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rules", type=int, default=1, choices=range(1, 17), metavar="1..16")
+    parser.add_argument("--loader", choices=["dnsperf", "python"], default="dnsperf")
+    parser.add_argument("--workers", type=int, default=2, help="python loader processes")
+    parser.add_argument("--rules", type=int, default=16, choices=range(1, 17), metavar="1..16")
     parser.add_argument("--baseline", metavar="BINARY", help="CoreDNS without rule ends")
     parser.add_argument("--rounds", type=int, default=1, choices=range(1, 6), metavar="1..5")
     args = parser.parse_args()
     seconds = min(args.seconds, 10.0)
-    loader = args.loader
-    if loader == "auto":
-        loader = "dnsperf" if shutil.which("dnsperf") else "python"
+    if args.loader == "dnsperf" and not shutil.which("dnsperf"):
+        raise SystemExit("dnsperf is not installed: run `make tools` (or --loader python)")
     faults = scenario(args.rules)
     render = lambda p, m: compile_corefile(local_corefile(p, m, ENDPOINTS), [faults])  # noqa: E731
-    builds = [("with ends", str(COREDNS), render)]
+    faulted = ("faulted (nxdomain)", FAULTED, 3, INSIDE)
+    unfaulted = ("unfaulted", UNFAULTED, 0, INSIDE)
+    variants = [
+        ("unscoped", str(COREDNS), render, [faulted, unfaulted]),
+        ("scoped", str(COREDNS), lambda p, m: scoped(render(p, m)),
+         [faulted, ("faulted, out of scope", FAULTED, 0, OUTSIDE), unfaulted]),
+    ]
     if args.baseline:
         strip = lambda p, m: UNTIL.sub("", render(p, m))  # noqa: E731
-        builds.insert(0, ("baseline", args.baseline, strip))
-    names = (("faulted (nxdomain)", FAULTED, 3), ("unfaulted", UNFAULTED, 0))
+        variants.insert(0, ("baseline", args.baseline, strip, [faulted, unfaulted]))
     results: dict[tuple[str, str], list[float]] = {}
-    print(f"CoreDNS UDP queries/second, {seconds:g} s per name, {args.rules} rule(s), "
-          f"loader: {loader}, {args.rounds} round(s)")
+    print(f"CoreDNS UDP, {seconds:g} s per row, {args.rules} rule(s), loader: {args.loader}, "
+          f"{args.rounds} round(s), {os.cpu_count()} CPUs; q/s flat out, latency at "
+          f"{LATENCY_RATE} q/s")
+    print(f"  {'rules':9s} {'query':24s} {'q/s':>8s} {'p50 ms':>7s} {'p99 ms':>7s} "
+          f"{'rcode ok':>8s} {'CoreDNS':>8s} {'loader':>7s}  (CPU cores busy)")
+    busiest: dict[str, float] = {"CoreDNS": 0.0, "loader": 0.0}
     for _ in range(args.rounds):
-        for build, binary, text in builds:
+        for variant, binary, text, rows in variants:
             with CoreDNS(text, binary=binary) as server:
-                for label, name, want in names:
-                    qps, rcodes = measure(server, loader, name, seconds, args.workers)
-                    share = rcodes.get(want, 0) / max(1, sum(rcodes.values()))
-                    results.setdefault((build, label), []).append(qps)
-                    print(f"  {build:10s} {label:20s} {name:34s} {qps:10.0f} q/s   "
-                          f"expected rcode: {share:6.1%}")
-    if len(builds) > 1:
-        print("median q/s (after / before):")
-        for label, _, _ in names:
+                for label, name, want, source in rows:
+                    load, dns_cpu, load_cpu = measure(server, args.loader, name, seconds,
+                                                      source, args.workers)
+                    share = load.rcodes.get(want, 0) / max(1, sum(load.rcodes.values()))
+                    results.setdefault((variant, label), []).append(load.qps)
+                    busiest["CoreDNS"] = max(busiest["CoreDNS"], dns_cpu)
+                    busiest["loader"] = max(busiest["loader"], load_cpu)
+                    print(f"  {variant:9s} {label:24s} {load.qps:8.0f} {ms(load.latencies, .5)} "
+                          f" {ms(load.latencies, .99)} {share:8.1%} {dns_cpu:8.2f} {load_cpu:7.2f}")
+    print("median q/s, scoped / unscoped (the issue's bound: within 15 %):")
+    for label in ("faulted (nxdomain)", "unfaulted"):
+        before = statistics.median(results[("unscoped", label)])
+        after = statistics.median(results[("scoped", label)])
+        print(f"  {label:24s} {before:10.0f} -> {after:10.0f}   {after / before - 1:+6.1%}")
+    if args.baseline:
+        print("median q/s, with rule ends / baseline:")
+        for label in ("faulted (nxdomain)", "unfaulted"):
             before = statistics.median(results[("baseline", label)])
-            after = statistics.median(results[("with ends", label)])
-            print(f"  {label:20s} {before:10.0f} -> {after:10.0f}   {after / before - 1:+6.1%}")
+            after = statistics.median(results[("unscoped", label)])
+            print(f"  {label:24s} {before:10.0f} -> {after:10.0f}   {after / before - 1:+6.1%}")
+    cap = {"CoreDNS": float(os.cpu_count() or 1),
+           "loader": 1.0 if args.loader == "dnsperf" else float(args.workers)}
+    first = max(busiest, key=lambda k: busiest[k] / cap[k])
+    print(f"saturates first: {first} ({busiest[first]:.2f} of {cap[first]:g} core(s) it can use; "
+          f"CoreDNS peaked at {busiest['CoreDNS']:.2f}, the loader at {busiest['loader']:.2f})")
 
 
 if __name__ == "__main__":

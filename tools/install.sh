@@ -29,7 +29,7 @@ fresh() { # name wanted binary...
 stamp() { printf '%s' "$2" > "$stamps/$1"; }
 
 # `tools/install.sh [STEP...]` runs only the named steps (k8s coredns helm etcd prometheus dig
-# chromium tmux).
+# chromium tmux dnsperf).
 only=" $* "
 want() { [[ "$only" == "  " || "$only" == *" $1 "* ]]; }
 
@@ -148,6 +148,9 @@ system_package() { # command package
 if want dig; then system_package dig dnsutils; fi
 if want chromium; then system_package chromium chromium; fi
 if want tmux; then system_package tmux tmux; fi
+# dnsperf: the field's DNS load generator, for benchmarks/dns_qps.py (a Python loader
+# saturates before CoreDNS does).
+if want dnsperf; then system_package dnsperf dnsperf; fi
 
 # --- the node lab: kubelet & co., the pause image's binary, Debian's runtime -------------
 # Only `tools/install.sh node` (make node-tools: the node lab and its tests) builds these;

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Which `tools/install.sh` step installs each binary.
 STEP_OF = {"kube-apiserver": "k8s", "kubectl": "k8s", "coredns": "coredns", "etcd": "etcd",
            "prometheus": "prometheus", "promtool": "prometheus", "helm": "helm",
-           "dig": "dig", "chromium": "chromium", "tmux": "tmux"}
+           "dig": "dig", "chromium": "chromium", "tmux": "tmux", "dnsperf": "dnsperf"}
 LAB = REPO / "lab" / "chaoslab"
 LOCAL_LAB = [LAB / "controlplane.py", *(LAB / "local").glob("*.py")]
 
