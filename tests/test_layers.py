@@ -24,7 +24,7 @@ COMPONENTS: Mapping[str, Path] = {
 }
 ALLOWED: Mapping[str, frozenset[str]] = {
     "chaoslab_dns": frozenset(),
-    "chaoslab_services": frozenset(),
+    "chaoslab_services": frozenset({"chaoslab_dns"}),
     "chaoslab_operator": frozenset({"chaoslab_dns"}),
     "chaoslab_loadtest": frozenset({"chaoslab_services"}),
     "chaoslab_report": frozenset({"chaoslab_dns", "chaoslab_services"}),

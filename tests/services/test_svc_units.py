@@ -45,7 +45,7 @@ class Clock:
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("250ms", 0.25), ("2s", 2.0), ("1m30s", 90.0), ("1h", 3600.0), (3, 3.0), (0.5, 0.5),
-    ("1.5s", 1.5), ("100us", 1e-4),
+    ("1.5s", 1.5), ("100us", 1e-4), ("100\u00b5s", 1e-4), ("100\u03bcs", 1e-4), ("0", 0.0),
 ])
 def test_parse_duration(text, seconds):
     assert parse_duration(text, "x") == pytest.approx(seconds)

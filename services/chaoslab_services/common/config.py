@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,34 +17,29 @@ from typing import Any
 
 import yaml
 
+from chaoslab_dns import durations
 from chaoslab_services import SERVICES
 from chaoslab_services.common.errors import ConfigError
 
 REGIONS = ("us-east-1", "us-west-2")
 DEFAULT_ALLOWED_NETWORKS = ("127.0.0.0/8",)
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
-}
-
-
 def parse_duration(value: Any, name: str) -> float:
-    """Seconds from ``"1m30s"``/``"250ms"``/a number; the error quotes the offending value."""
+    """Seconds from ``"1m30s"``/``"250ms"``/a number; the error quotes the offending value.
+
+    Strings use the OutageScenario grammar (`chaoslab_dns.durations`, Go's), so a duration
+    means the same in a service's config as in a scenario.
+    """
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected a duration like '500ms', got {value!r}")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        pos, seconds = 0, 0.0
-        for match in _DURATION_PART.finditer(text):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-            pos = match.end()
-        if pos != len(text) or pos == 0:
-            raise ConfigError(f"{name}: invalid duration {value!r} (use e.g. '250ms', '2s', '1m')")
+        try:
+            seconds = durations.parse_duration(value.strip())
+        except durations.DurationError:
+            raise ConfigError(f"{name}: invalid duration {value!r} (use e.g. '250ms', '2s', "
+                              "'1m')") from None
     else:
         raise ConfigError(f"{name}: expected a duration like '500ms', got {value!r}")
     if seconds < 0 or seconds != seconds:
