@@ -30,8 +30,7 @@ from chaoslab_report.queries import QUERIES
 from chaoslab_report.timeline import ScenarioWindow, from_active_metric
 
 if TYPE_CHECKING:
-    from chaoslab_dns.model import Hypothesis
-    from chaoslab_report.hypotheses import Verdict
+    from chaoslab_report.hypotheses import Declared, Verdict
 
 SCHEMA = "chaoslab.report/v1"
 
@@ -311,10 +310,11 @@ def build_report(prometheus_url: str, timeline: Sequence[ScenarioWindow] | None,
                  out_dir: str | Path, *, start: float | None = None, end: float | None = None,
                  step: float = 1.0, slo: float = 0.99, hold: float = 10.0,
                  latency_window: str = "5s", lead: float = 60.0,
-                 hypotheses: Mapping[str, Sequence[Hypothesis] | str] | None = None) -> Report:
+                 hypotheses: Mapping[str, Declared] | None = None) -> Report:
     """The whole report. Window: `start`/`end` if given, else from `lead` seconds before the
     first injection (15 min ago without a timeline) until now. `hypotheses`: each scenario's
-    declared ones by `namespace/name` (or why they cannot be read), judged per scenario."""
+    declared ones by `namespace/name` (or why they cannot be read, or that it never ran),
+    judged per scenario."""
     prom = Prometheus(prometheus_url)
     end = time.time() if end is None else end
     if start is None:

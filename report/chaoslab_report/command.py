@@ -27,9 +27,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chaoslab_dns.model import Hypothesis
 from chaoslab_report.build import Report, build_report
-from chaoslab_report.hypotheses import declared, junit_xml, summary_lines
+from chaoslab_report.hypotheses import (
+    Declared,
+    NotInjected,
+    declared,
+    junit_xml,
+    summary_lines,
+)
 from chaoslab_report.timeline import ScenarioWindow, from_kubectl, parse_time
 
 DEFAULT_STATE = Path(".lab/state.json")
@@ -135,17 +140,20 @@ def resolve_timeline(kubeconfig: str | None, names: Sequence[tuple[str, str]]
     return windows
 
 
-def declared_hypotheses(kubeconfig: str | None, timeout: float = 30.0
-                        ) -> dict[str, tuple[Hypothesis, ...] | str]:
+def declared_hypotheses(kubeconfig: str | None, timeout: float = 30.0,
+                        window: tuple[float, float] | None = None,
+                        names: Sequence[tuple[str, str]] = ()) -> dict[str, Declared]:
     """Every scenario's `spec.hypotheses` by namespace/name (or why they are unreadable).
 
     From the live OutageScenario objects, and for one deleted since, from its entry in the
-    operator's session ledger (which keeps `hypotheses` as declared).
+    operator's session ledger (which keeps `hypotheses` as declared). A scenario created in
+    `window` (and among `names`, if given) that was never injected is `NotInjected`: a game
+    day whose scenario was refused must not pass the check for having nothing to judge.
     """
     if not kubeconfig:
         return {}
     base = [_kubectl(), f"--kubeconfig={kubeconfig}", "get"]
-    result: dict[str, tuple[Hypothesis, ...] | str] = {}
+    result: dict[str, Declared] = {}
     ledger = subprocess.run([*base, "configmaps", "-A", "-l", "chaoslab.io/ledger=true",
                              "-o", "json"], capture_output=True, text=True, timeout=timeout)
     if ledger.returncode == 0:  # no ledger (an older operator): the objects alone
@@ -168,8 +176,17 @@ def declared_hypotheses(kubeconfig: str | None, timeout: float = 30.0
         meta = obj.get("metadata", {})
         key = f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}"
         hyps = declared(obj)
-        if hyps:
-            result[key] = hyps  # the live object is the authority
+        if not hyps:
+            continue
+        result[key] = hyps  # the live object is the authority
+        status = obj.get("status") or {}
+        created = parse_time(meta.get("creationTimestamp"))
+        if (window is not None and not isinstance(hyps, str) and not status.get("injectedAt")
+                and created is not None and window[0] <= created <= window[1]
+                and (not names or (meta.get("namespace"), meta.get("name")) in names)):
+            why = ": ".join(x for x in (status.get("phase") or "not yet accepted",
+                                        status.get("message")) if x)
+            result[key] = NotInjected(tuple(hyps), why)
     return result
 
 
@@ -203,7 +220,8 @@ def generate(prometheus: str, out: Path, *, kubeconfig: str | None = None,
     if timeline is not None and not timeline:
         timeline = None  # the cluster knows none in the window: fall back to the metric
     return build_report(prometheus, timeline, out, start=start, end=end, step=step, slo=slo,
-                        hold=hold, hypotheses=declared_hypotheses(kubeconfig))
+                        hold=hold, hypotheses=declared_hypotheses(
+                            kubeconfig, window=(start, end), names=scenarios))
 
 
 def report_for_lab(state: Any, out: Path, scenarios: Sequence[tuple[str, str]] = (),

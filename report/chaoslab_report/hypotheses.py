@@ -31,6 +31,20 @@ MAX_EVIDENCE = 20
 
 
 @dataclass(frozen=True)
+class NotInjected:
+    """A scenario that declared hypotheses and was applied in the window but never injected
+    (refused at admission, say): nothing was rehearsed, so each of its hypotheses fails."""
+
+    hypotheses: tuple[Hypothesis, ...]
+    reason: str  # e.g. "Failed: spec.hypotheses[0] ... nothing injected"
+
+
+# What a report knows of one scenario's hypotheses: as declared, why they are unreadable,
+# or that the scenario never ran.
+Declared = Sequence[Hypothesis] | str | NotInjected
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """One evaluation of the query: its time (unix seconds) and value (None: no data)."""
 
@@ -180,15 +194,19 @@ def declared(obj: Mapping[str, Any]) -> tuple[Hypothesis, ...] | str:
         return str(exc)
 
 
-def judge_declared(prom: Prometheus, windows: Sequence[Any],
-                   hypotheses: Mapping[str, Sequence[Hypothesis] | str],
+def judge_declared(prom: Prometheus, windows: Sequence[Any], hypotheses: Mapping[str, Declared],
                    start: float, end: float, step: float) -> list[Verdict]:
     """Every declared hypothesis of every scenario window (`.key`, `.injected_at`,
-    `.reverted_at`), each query evaluated over the report's window [start, end]."""
+    `.reverted_at`), each query evaluated over the report's window [start, end]; then every
+    hypothesis of a scenario that never injected (`NotInjected`), failed."""
     verdicts: list[Verdict] = []
     cache: dict[str, list[Series] | str] = {}
+    judged: set[str] = set()
     for w in windows:
+        judged.add(w.key)
         declared_here = hypotheses.get(w.key, ())
+        if isinstance(declared_here, NotInjected):  # injected after all (a re-applied name)
+            declared_here = declared_here.hypotheses
         if isinstance(declared_here, str):
             bad = Hypothesis("(spec.hypotheses)", "", Window.DURING, min=0.0)
             verdicts.append(Verdict(w.key, bad, False, f"unreadable: {declared_here}"))
@@ -201,6 +219,10 @@ def judge_declared(prom: Prometheus, windows: Sequence[Any],
                     cache[h.query] = str(exc)
             verdicts.append(judge(w.key, h, cache[h.query], w.injected_at, w.reverted_at, end,
                                   step))
+    for key, d in sorted(hypotheses.items()):
+        if isinstance(d, NotInjected) and key not in judged:
+            verdicts += [Verdict(key, h, False, f"never injected ({d.reason}): nothing to judge")
+                         for h in d.hypotheses]
     return verdicts
 
 

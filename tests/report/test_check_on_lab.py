@@ -5,7 +5,9 @@ ground-truth test shows us-east-1 sign-in degrading within seconds of it), with 
 hypotheses whose outcome follows from it: sign-in in us-east-1 "unaffected" must fail;
 customers still being served, CoreDNS having answered faults, and the operator's gauge back
 at 0 after the revert must hold. The first session (all four) exits 1 with exactly one
-junit failure, naming that hypothesis; the second (the three that hold) exits 0.
+junit failure, naming that hypothesis; the second (the three that hold) exits 0. A scenario
+refused at admission fails the check (nothing was rehearsed), and a deleted one's
+hypotheses are still known (the session ledger).
 """
 
 from __future__ import annotations
@@ -142,6 +144,24 @@ def test_check_fails_on_one_failed_hypothesis_and_passes_when_all_hold(tmp_path:
         assert "check: all 3 hypotheses held" in result.stdout
         root = ET.parse(out / "junit.xml").getroot()
         assert len(root.findall(".//testcase")) == 3 and not root.findall(".//failure")
+
+        # A scenario refused at admission (a query Prometheus cannot parse) rehearsed
+        # nothing: --check must not pass it for having nothing to judge.
+        since = time.time()
+        kubectl(state, "apply", "-f", "-", stdin=scenario("check-refused", [
+            {"name": "unparsable", "query": "sum(rate(", "during": {"min": 1}}]))
+        wait("check-refused failed", lambda: json.loads(kubectl(
+            state, "get", "outagescenario", "check-refused", "-o", "json")).get(
+            "status", {}).get("phase") == "Failed", 30)
+        out = tmp_path / "refused"
+        result = subprocess.run(
+            [sys.executable, "-m", "chaoslab.cli", "report", "--out", str(out), "--lab-state",
+             str(state_file), "--since", f"{since - 1:.3f}", "--check"],
+            capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stdout + result.stderr
+        failures = ET.parse(out / "junit.xml").getroot().findall(".//failure")
+        assert len(failures) == 1 and "never injected (Failed: spec.hypotheses[0]" in (
+            failures[0].get("message") or "")
 
         # A scenario deleted since (the documented abort) keeps its hypotheses to judge:
         # the operator's session ledger holds them as declared.

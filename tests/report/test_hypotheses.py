@@ -19,7 +19,7 @@ import synthetic_lab as lab
 from chaoslab.procs import free_port
 from chaoslab_dns.model import Hypothesis, Window
 from chaoslab_dns.validate import ScenarioError, parse_hypotheses
-from chaoslab_report.hypotheses import judge, junit_xml, summary_lines
+from chaoslab_report.hypotheses import NotInjected, judge, judge_declared, junit_xml, summary_lines
 from chaoslab_report.prom import Series
 
 T0 = 1_760_000_000.0  # grid-aligned
@@ -193,3 +193,12 @@ def test_check_with_none_declared_says_so_and_exits_0(
     root = ET.parse(tmp_path / "junit.xml").getroot()
     assert root.get("tests") == "0" and not root.findall(".//testcase")
     assert json.loads((tmp_path / "report.json").read_text())["hypotheses"] == []
+
+
+def test_a_scenario_that_never_injected_fails_each_of_its_hypotheses() -> None:
+    refused = NotInjected((DURING, AFTER), "Failed: spec.hypotheses[1] ...; nothing injected")
+    prom: Any = None  # no window: nothing is queried
+    verdicts = judge_declared(prom, [], {"default/refused": refused}, T0, END, 1.0)
+    assert [(v.scenario, v.name, v.held) for v in verdicts] == [
+        ("default/refused", DURING.name, False), ("default/refused", AFTER.name, False)]
+    assert "never injected (Failed: spec.hypotheses[1]" in verdicts[0].reason
