@@ -342,13 +342,15 @@ def _parse_stop_condition(obj: Any, field: str) -> StopCondition:
     return StopCondition(query=query, above=above, for_seconds=for_seconds)
 
 
-def _parse_query(value: Any, field: str) -> str:
+def _parse_query(value: Any, field: str, multiline: bool = False) -> str:
+    """A PromQL string; `multiline` allows line breaks and tabs (a YAML block scalar)."""
     if not isinstance(value, str) or not value.strip():
         raise ScenarioError(field, f"must be a non-empty PromQL string, got {_show(value)}")
-    if _CONTROL.search(value):
-        raise ScenarioError(
-            field, f"must be a single line without control characters, got {_show(value)}"
-        )
+    text = re.sub(r"[\n\r\t]", " ", value) if multiline else value
+    if _CONTROL.search(text):
+        what = ("PromQL without control characters" if multiline
+                else "a single line without control characters")
+        raise ScenarioError(field, f"must be {what}, got {_show(value)}")
     return value
 
 
@@ -362,7 +364,7 @@ def _parse_hypothesis(obj: Any, field: str) -> Hypothesis:
         )
     if hyp.get("query") is None:
         raise ScenarioError(f"{field}.query", "is required: PromQL returning one number")
-    query = _parse_query(hyp["query"], f"{field}.query")
+    query = _parse_query(hyp["query"], f"{field}.query", multiline=True)
     windows = [w for w in Window if hyp.get(w.value) is not None]
     if len(windows) != 1:
         raise ScenarioError(field, (

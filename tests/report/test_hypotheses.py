@@ -202,3 +202,12 @@ def test_a_scenario_that_never_injected_fails_each_of_its_hypotheses() -> None:
     assert [(v.scenario, v.name, v.held) for v in verdicts] == [
         ("default/refused", DURING.name, False), ("default/refused", AFTER.name, False)]
     assert "never injected (Failed: spec.hypotheses[1]" in verdicts[0].reason
+
+
+def test_a_block_scalar_query_is_accepted_but_not_other_control_characters() -> None:
+    (h,) = parse_hypotheses([{"name": "x", "query": "sum(rate(a[5s]))\n  / sum(rate(b[5s]))\n",
+                              "during": {"min": 0}}])
+    assert "\n" in h.query
+    with pytest.raises(ScenarioError) as err:
+        parse_hypotheses([{"name": "x", "query": "up\x00", "during": {"min": 0}}])
+    assert err.value.field == "spec.hypotheses[0].query"
