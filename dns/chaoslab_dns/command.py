@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import yaml
 
 from .corefile import CorefileError, compile_corefile, fault_scenario, marked_faults
 from .model import Scenario
+from .times import parse_rfc3339
 from .validate import ScenarioError, parse_scenario
 
 __all__ = ["register", "run_corefile"]
@@ -115,11 +115,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _time(text: str) -> float:
     """An RFC 3339 time with a zone ("2026-12-01T18:00:00Z") -> epoch seconds."""
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"invalid time {text!r}: want RFC 3339 with a zone, e.g. 2026-12-01T18:00:00Z"
-        )
-    return parsed.timestamp()
+        return parse_rfc3339(text, zone_required=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

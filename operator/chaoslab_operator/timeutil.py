@@ -1,14 +1,10 @@
-"""RFC 3339 times as the status stores them (UTC, milliseconds) and back to epoch seconds."""
+"""Times in the status (RFC 3339, `chaoslab_dns.times`) and durations in messages."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from chaoslab_dns.times import parse_rfc3339, rfc3339
 
-
-def rfc3339(ts: float) -> str:
-    """Epoch seconds -> "2025-10-20T06:48:00.123Z"."""
-    text = datetime.fromtimestamp(round(ts, 3), UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+__all__ = ["human_seconds", "parse_time", "rfc3339"]
 
 
 def parse_time(text: object) -> float | None:
@@ -17,15 +13,10 @@ def parse_time(text: object) -> float | None:
     Anything unreadable is None: a status a human edited badly is treated as absent, never
     as a crash of the operator.
     """
-    if not isinstance(text, str) or not text:
-        return None
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_rfc3339(text)  # type: ignore[arg-type]
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def human_seconds(seconds: float) -> str:

@@ -12,7 +12,6 @@ is at hand, and gives the same instants to within one scrape interval.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import math
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoslab_dns.times import parse_rfc3339
 from chaoslab_report.prom import Series
 
 
@@ -78,14 +78,11 @@ class ScenarioWindow:
 
 
 def parse_time(value: str | None) -> float | None:
-    """RFC 3339 ("2025-10-20T07:11:00Z", fractions and offsets allowed) -> unix seconds."""
+    """RFC 3339 ("2025-10-20T07:11:00Z", fractions and offsets allowed) -> unix seconds;
+    None when absent, ValueError when unreadable."""
     if not value:
         return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.timestamp()
+    return parse_rfc3339(value)
 
 
 def from_object(obj: Mapping[str, Any]) -> ScenarioWindow | None:

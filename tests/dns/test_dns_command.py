@@ -104,7 +104,7 @@ def test_bad_at_is_a_usage_error(
         with pytest.raises(SystemExit) as exit_info:
             run("corefile", "--base", str(files["base"]), "--at", bad, capsys=capsys)
         assert exit_info.value.code == 2
-        assert "want RFC 3339 with a zone" in capsys.readouterr().err
+        assert "want an RFC 3339 time with a zone" in capsys.readouterr().err
 
 
 def test_invalid_scenario_exit_2(
