@@ -1,10 +1,12 @@
 """`chaoslab report`: the game-day report of a lab, from its Prometheus.
 
 Where the data is: `--prometheus URL`, or the running lab's `.lab/state.json`. When the
-faults were live: the named OutageScenarios (`--scenario NS/NAME`, read with kubectl through
-the lab's kubeconfig), else every scenario the cluster knows that overlaps the window, else
-the operator's `chaoslab_operator_scenario_active` metric. The window defaults to a minute
-before the first injection until a few minutes after the last revert (or now).
+faults were live: the operator's session ledger and the OutageScenarios, read with kubectl
+through the lab's kubeconfig (deleted scenarios are in the ledger): the named ones
+(`--scenario NS/NAME`), else every one overlapping `--since`/`--until`, else those of the
+latest session (back to an hour with none live); without a kubeconfig, the operator's
+`chaoslab_operator_scenario_active` metric. The window defaults to a minute before the
+first injection until a few minutes after the last revert (or now).
 
 Each scenario's declared hypotheses (`spec.hypotheses`, read from the cluster) are judged
 over that window. With --check the command is a CI gate: it also writes junit.xml (one
@@ -35,7 +37,7 @@ from chaoslab_report.hypotheses import (
     junit_xml,
     summary_lines,
 )
-from chaoslab_report.timeline import ScenarioWindow, from_kubectl, parse_time
+from chaoslab_report.timeline import ScenarioWindow, from_kubectl, latest_session, parse_time
 
 DEFAULT_STATE = Path(".lab/state.json")
 
@@ -216,6 +218,8 @@ def generate(prometheus: str, out: Path, *, kubeconfig: str | None = None,
         lo, hi = since or 0.0, until or now
         timeline = [w for w in timeline
                     if w.injected_at < hi and (w.reverted_at is None or w.reverted_at > lo)]
+    elif timeline is not None and not scenarios:
+        timeline = latest_session(timeline)  # the ledger also holds past game days
     start, end = window_for(timeline, since, until, now, after)
     if timeline is not None and not timeline:
         timeline = None  # the cluster knows none in the window: fall back to the metric

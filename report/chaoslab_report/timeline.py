@@ -140,6 +140,26 @@ def from_ledger(configmaps: Iterable[Mapping[str, Any]]) -> list[ScenarioWindow]
     return sorted(out, key=lambda w: w.injected_at)
 
 
+# A stretch this long with no scenario live separates two game days (sessions).
+SESSION_GAP_S = 3600.0
+
+
+def latest_session(windows: Sequence[ScenarioWindow],
+                   gap: float = SESSION_GAP_S) -> list[ScenarioWindow]:
+    """The scenarios of the most recent session: back from the latest injection until a
+    `gap` with none live. The ledger keeps past game days; the default report is today's."""
+    ordered = sorted(windows, key=lambda w: w.injected_at)
+    if not ordered:
+        return []
+    chosen, start = [ordered[-1]], ordered[-1].injected_at
+    for w in reversed(ordered[:-1]):
+        if start - (math.inf if w.reverted_at is None else w.reverted_at) > gap:
+            break
+        chosen.append(w)
+        start = min(start, w.injected_at)
+    return sorted(chosen, key=lambda w: w.injected_at)
+
+
 def _same(a: ScenarioWindow, b: ScenarioWindow) -> bool:
     return a.key == b.key and abs(a.injected_at - b.injected_at) <= 1.0
 

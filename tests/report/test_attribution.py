@@ -154,3 +154,15 @@ def test_clean_stretch_edges() -> None:
     assert an.clean_stretch(100, [(10, 98)], 0) == an.Stretch(0, 10), "the 2 s gap is too short"
     assert an.clean_stretch(100, [(0, 97)], 0) is None
     assert an.clean_stretch(100, [(50, 150)], 0) == an.Stretch(0, 50)
+
+
+def test_the_default_report_is_the_latest_session_not_the_ledgers_history() -> None:
+    from chaoslab_report.timeline import latest_session
+
+    yesterday = [_window("old", 0, 60, "x"), _window("old2", 100, 160, "x")]
+    today = [_window("a", 90_000, 90_060, "x"), _window("b", 92_000, None, "x"),
+             _window("c", 91_000, 91_030, "x")]
+    assert [w.name for w in latest_session(yesterday + today)] == ["a", "c", "b"]
+    # A scenario still live bridges any gap.
+    assert len(latest_session([_window("live", 0, None, "x"), *today])) == 4
+    assert latest_session([]) == []
