@@ -6,6 +6,7 @@ amplification per service-to-service edge with customers' direct calls apart."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,28 @@ def test_the_default_report_is_the_latest_session_not_the_ledgers_history() -> N
     # A scenario still live bridges any gap.
     assert len(latest_session([_window("live", 0, None, "x"), *today])) == 4
     assert latest_session([]) == []
+
+
+def test_the_html_says_why_a_scenario_was_aborted_and_what_times_count_from(
+        tmp_path: Path) -> None:
+    from html import escape as html_escape
+
+    from chaoslab_report.build import write
+    from chaoslab_report.timeline import StopCondition
+
+    why = "stop condition 0 breached: 'errors' = 0.95 > 0.9 for 30s (limit 30s); reverted"
+    aborted = ScenarioWindow(
+        "default", "guarded", 20, 30, phase="Aborted", reason="StopConditionBreached",
+        message=why, stop_conditions=(StopCondition("errors", 0.9, "30s"),), deleted=True,
+        faults=(Fault("dynamodb.us-east-1.aws.internal", "nodata"),))
+    report = write(_report(_tier("iam", set(range(21, 35))), [aborted]), tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert html_escape(why) in html
+    assert "errors &gt; 0.9 for 30s" in html  # the stop condition itself
+    assert "Aborted (deleted with kubectl delete)" in html
+    assert "first impact (after injection)" in html and "+0.5 s" in html
+    assert "recovered (after revert)" in html
+    assert any(line == f"Aborted: {why}." for line in report.summary)
+    data = report.to_json()["scenarios"][0]
+    assert data["reason"] == "StopConditionBreached" and data["deleted"] is True
+    assert data["stop_conditions"] == [{"query": "errors", "above": 0.9, "for": "30s"}]
