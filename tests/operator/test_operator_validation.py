@@ -59,6 +59,18 @@ HOSTILE = [
     ("redirect", {"faults": [{"target": DYNAMO, "mode": "redirect",
                               "redirectTo": "10.0.0.1 }"}], "duration": "1m"},
      "spec.faults[0].redirectTo"),
+    ("hypnoquery", {"faults": [{"target": DYNAMO, "mode": "nodata"}], "duration": "1m",
+                    "hypotheses": [{"name": "h", "during": {"min": 1}}]},
+     "spec.hypotheses[0].query"),
+    ("hypnobound", {"faults": [{"target": DYNAMO, "mode": "nodata"}], "duration": "1m",
+                    "hypotheses": [{"name": "h", "query": "up", "after": {"within": "5s"}}]},
+     "spec.hypotheses[0].after"),
+    ("hypwindows", {"faults": [{"target": DYNAMO, "mode": "nodata"}], "duration": "1m",
+                    "hypotheses": [{"name": "h", "query": "up"}]}, "spec.hypotheses[0]"),
+    ("hypwithin", {"faults": [{"target": DYNAMO, "mode": "nodata"}], "duration": "1m",
+                   "hypotheses": [{"name": "h", "query": "up",
+                                   "after": {"min": 1, "within": "soon"}}]},
+     "spec.hypotheses[0].after.within"),
 ]
 
 
