@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -34,7 +35,10 @@ from chaoslab.toolpaths import REPO_ROOT, tool
 # The first test also starts the node (the images are built beforehand by `make test`).
 pytestmark = pytest.mark.timeout(900)
 TARGET = "dynamodb.us-east-1.aws.internal"
-LAB_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text()
+# As the CoreDNS patch writes it with the projector sidecar: no `reload` (its SIGUSR1 is the
+# one reload mechanism, coredns#6263).
+LAB_COREFILE = re.sub(r"(?m)^[ \t]*reload( .*)?\n", "", (
+    REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text())
 KIND_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-default").read_text()
 OPERATOR_SA = "system:serviceaccount:chaoslab:chaoslab-operator"
 # Queries from inside a pod to the cluster DNS Service and to each CoreDNS replica behind
@@ -91,6 +95,35 @@ def healthy(node: RunningNode) -> bool:
     return all(a[0] == "NOERROR" and a[1] > 0 for a in from_a_pod(node).values())
 
 
+def projector_readyz(pod_ip: str) -> str:
+    """The sidecar's /readyz body ("" while a new projector is not listening yet)."""
+    try:
+        with urllib.request.urlopen(f"http://{pod_ip}:9154/readyz", timeout=3) as resp:
+            return resp.read().decode().strip()
+    except OSError:
+        return ""
+
+
+def live_corefile(node: RunningNode, pod: str) -> str:
+    """The Corefile CoreDNS reads in that pod: the projector's emptyDir."""
+    return node.kubectl("-n", "kube-system", "exec", pod, "-c", "chaoslab-projector", "--",
+                        "cat", "/etc/coredns/Corefile").stdout
+
+
+def projector_pids() -> list[int]:
+    """The projector processes of the CoreDNS pods, seen from the host (not the shell loop
+    around them, nor a local lab's projector outside the node's pods)."""
+    return [pid for pid, cmd in processes_mentioning("chaoslab.projector")
+            if cmd.split()[0].endswith("python") and pid_in_pods(pid)]
+
+
+def pid_in_pods(pid: int) -> bool:
+    try:
+        return "kubepods" in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
 def phase(node: RunningNode, name: str) -> str:
     out = node.kubectl("-n", "default", "get", "outagescenario", name, "-o",
                        "jsonpath={.status.phase}", check=False)
@@ -115,6 +148,14 @@ def test_every_pod_is_ready_and_the_bootstrap_job_completed(node: RunningNode) -
     deploy = node.json("-n", "kube-system", "get", "deployment", "coredns")
     image = deploy["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "docker.io/chaoslab/coredns:dev"
+    # The projector sidecar (issue 13) runs in each CoreDNS pod, from the lab image, and
+    # follows the API; CoreDNS serves the Corefile it wrote.
+    for pod in node.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns")["items"]:
+        statuses = {c["name"]: c for c in pod["status"]["containerStatuses"]}
+        assert statuses["chaoslab-projector"]["ready"], pod["metadata"]["name"]
+        assert statuses["chaoslab-projector"]["image"] == "docker.io/chaoslab/lab:dev"
+        assert projector_readyz(pod["status"]["podIP"]) == "ok: following the API"
+        assert live_corefile(node, pod["metadata"]["name"]) == LAB_COREFILE
 
 
 def test_state_json_points_at_the_node(node: RunningNode) -> None:
@@ -182,6 +223,61 @@ def test_a_scenario_faults_dns_inside_a_pod_and_delete_restores_it(node: Running
     wait_for("DNS restored inside the pod", lambda: healthy(node), 60, interval=1)
     print(f"delete -> restored in a pod: {time.monotonic() - t0:.1f}s")
     assert node.corefile() == LAB_COREFILE  # byte for byte the pristine lab Corefile
+
+
+def test_a_killed_projector_sidecar_still_lets_the_scenario_end_on_time(
+        node: RunningNode) -> None:
+    """Issue 13: the projector is killed during an active scenario (SIGKILL: its shell loop
+    brings a new one within a second, the container and so the DNS Service untouched), then
+    the new ones are frozen (SIGSTOP) across the scenario's end: nothing reloads CoreDNS,
+    yet the fault ends on time (each rule's `until`). Thawed, every projector agrees with
+    the ConfigMap the operator reverted."""
+    node.kubectl("apply", "-f", "-", input=scenario("node-projector", "30s"))
+    t0 = time.monotonic()
+    servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
+    while host_sees(servers) != "fault":
+        assert time.monotonic() - t0 < 10, "the fault did not land within 10 s"
+        time.sleep(0.05)
+    print(f"apply -> fault at every replica: {time.monotonic() - t0:.2f}s")
+    old = projector_pids()
+    assert len(old) == 2, old  # one per CoreDNS replica
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    new = wait_for("new projectors", lambda: (p := projector_pids()) and len(p) == 2
+                   and not set(p) & set(old) and p, 20, interval=0.2)
+    pods = node.json("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns")["items"]
+    for pod in pods:
+        statuses = {c["name"]: c for c in pod["status"]["containerStatuses"]}
+        assert statuses["chaoslab-projector"]["restartCount"] == 0  # the loop restarted it
+    wait_for("each new projector in sync with the API", lambda: all(
+        projector_readyz(ip) == "ok: following the API" for ip in coredns_ips(node)), 30)
+    assert host_sees(servers) == "fault"  # the fault stayed live meanwhile
+    for pid in new:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        status = node.json("-n", "default", "get", "outagescenario", "node-projector")["status"]
+        end = dt.datetime.fromisoformat(status["endAt"].replace("Z", "+00:00"))
+        while dt.datetime.now(dt.UTC) < end + dt.timedelta(seconds=2):
+            if host_sees(servers) == "ok":
+                break
+            time.sleep(0.1)
+        late = (dt.datetime.now(dt.UTC) - end).total_seconds()
+        print(f"with the projectors frozen, the fault ended {late:+.2f}s from the end")
+        assert host_sees(servers) == "ok" and late <= 2.0, f"fault live {late:.1f}s late"
+        wait_for("the scenario Completed", lambda: phase(node, "node-projector") == "Completed",
+                 60, interval=1)
+        assert node.corefile() == LAB_COREFILE  # the operator reverted the ConfigMap
+        stale = [p["metadata"]["name"] for p in pods]
+        # ... while CoreDNS, frozen projectors and all, still holds the faulted Corefile.
+        assert all(live_corefile(node, name) != LAB_COREFILE for name in stale)
+    finally:
+        for pid in new:
+            os.kill(pid, signal.SIGCONT)
+    wait_for("every projector agreeing with the ConfigMap again", lambda: all(
+        live_corefile(node, p["metadata"]["name"]) == LAB_COREFILE for p in pods), 40)
+    assert all(projector_readyz(ip) == "ok: following the API" for ip in coredns_ips(node))
+    assert host_sees(servers) == "ok"
+    node.kubectl("-n", "default", "delete", "outagescenario", "node-projector")
 
 
 def test_a_replaced_operator_pod_reverts_the_fault_on_schedule(node: RunningNode) -> None:
@@ -282,6 +378,11 @@ def test_helm_uninstall_with_a_scenario_active_leaves_dns_pristine(node: Running
     deploy = node.json("-n", "kube-system", "get", "deployment", "coredns")
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == \
         layout.STOCK_COREDNS_IMAGE
+    spec = deploy["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["containers"]] == ["coredns"]  # the sidecar gone
+    assert "initContainers" not in spec and "shareProcessNamespace" not in spec
+    assert {v["name"]: v for v in spec["volumes"]}["config-volume"]["configMap"]["name"] == \
+        "coredns"
 
 
 def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
