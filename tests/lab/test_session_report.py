@@ -1,7 +1,8 @@
 """A real game-day session on the local lab, and its report checked against what the test did.
 
 The session, as a team runs one: scenario A applied and aborted with `kubectl delete` while
-its fault is live; B applied alone later and left to complete; C and D overlapping. The
+its fault is live; B applied alone later and left to complete, the operator SIGKILLed and
+restarted while B is live; C and D overlapping. The
 ground truth is the test's own: each scenario's status read while it existed (injectedAt,
 revertedAt), the instants around the delete, and the lab's dependency graph (the catalog),
 which says which tiers B's target can possibly feed. Then `chaoslab report` (the real
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -114,6 +116,40 @@ class Session:
                          and self.status(name), 30)  # type: ignore[return-value]
 
 
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent that is gone (`up` exited long ago)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def restart_operator(s: Session, log: Path) -> subprocess.Popen[bytes]:
+    """SIGKILL the lab's operator and start the very same command again (what a crash and
+    a Deployment's restart do): nothing of the old one's memory survives."""
+    pid = int(s.state["pids"]["operator"])
+    argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+    env = dict(kv.split("=", 1) for kv in
+               Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in kv)
+    os.kill(pid, signal.SIGKILL)
+    s.wait("the operator gone", lambda: not _alive(pid), 10)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://{s.state['http']['operator']}/healthz"
+
+    def healthy() -> bool:
+        assert proc.poll() is None, f"the restarted operator exited: see {log}"
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    s.wait("the restarted operator healthy", healthy, 30)
+    return proc
+
+
 def _t(text: str) -> float:
     from chaoslab_report.timeline import parse_time
 
@@ -129,6 +165,7 @@ def test_a_session_of_four_scenarios_is_reported_as_it_happened(tmp_path: Path) 
                          "--customer-region", "us-east-1,us-west-2"],
                         capture_output=True, text=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
+    operator: subprocess.Popen[bytes] | None = None
     try:
         s = Session(lab_dir)
         s.wait("steady customer traffic in both regions", lambda: all(
@@ -148,8 +185,10 @@ def test_a_session_of_four_scenarios_is_reported_as_it_happened(tmp_path: Path) 
             capture_output=True, text=True, timeout=30).stderr
         time.sleep(35)  # A's tiers recover; then a clean stretch before B
 
-        # B: alone, left to complete.
-        s.apply("b", WEST, "15s")
+        # B: alone, left to complete; the operator is killed and restarted while B is live,
+        # so B's revert is recorded by an operator that never saw A (nor B's injection).
+        s.apply("b", WEST, "20s")
+        operator = restart_operator(s, lab_dir / "logs" / "operator-restarted.log")
         truth["b"] = s.wait("b completed", lambda: s.status("b").get("phase") == "Completed"
                             and s.status("b"), 40)  # type: ignore[assignment]
         time.sleep(30)
@@ -171,6 +210,9 @@ def test_a_session_of_four_scenarios_is_reported_as_it_happened(tmp_path: Path) 
         report = json.loads((out / "report.json").read_text())
         html = (out / "report.html").read_text()
     finally:
+        if operator is not None:  # ours now, not the lab's: stopped by its pid
+            operator.terminate()
+            operator.wait(15)
         down = subprocess.run([CHAOSLAB, "down", "--lab-dir", str(lab_dir)],
                               capture_output=True, text=True, timeout=120)
         assert down.returncode == 0, down.stdout + down.stderr
