@@ -133,6 +133,8 @@ class Report:
     scenarios: list[ScenarioReport]
     # dependency -> (attempts, received) per intended call, rolling 5 bins
     amplification_series: dict[Tier, tuple[list[float], list[float]]]
+    # front door -> customers' direct calls per second (received beyond services' attempts)
+    customer_calls: dict[Tier, list[float]] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
     hypotheses: list[Verdict] = field(default_factory=list)  # spec.hypotheses, judged
     files: dict[str, str] = field(default_factory=dict)  # kind -> file name in out_dir
@@ -285,7 +287,10 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
         prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,
         times=times, tiers=tiers, availability=availability, requests=requests, p50=p50,
         p99=p99, edges=sorted(edges.values(), key=lambda e: (e.client, e.dependency)),
-        scenarios=scenarios, amplification_series=amp_series)
+        scenarios=scenarios, amplification_series=amp_series,
+        customer_calls={d: [max(0.0, r - a) / step for r, a in zip(
+            requests.get(d, [0.0] * n), attempts.get(d, [0.0] * n), strict=True)]
+            for d in sorted(doors) if d in requests})
     from chaoslab_report.summary import summarize
 
     report.summary = summarize(report)

@@ -6,7 +6,8 @@
 - dependency_graph.png: customers → front doors → dependencies, laid out in layers by call
   depth, each tier coloured by its worst availability during the scenario, each edge by the
   share of intended calls that failed; the tiers whose DNS name was faulted are ringed.
-- amplification.png: attempts and requests received per intended call, per dependency.
+- amplification.png: services' attempts per intended call, per dependency (retries), and
+  apart, customers' direct calls per second at each front door (no retries of a service).
 """
 
 from __future__ import annotations
@@ -205,19 +206,24 @@ def amplification(report: Report) -> plt.Figure:
     xs = [t - t0 for t in report.times]
     deps = sorted(report.amplification_series)
     fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
-    colors = _colors(deps)
+    doors = sorted(report.customer_calls)
+    colors = _colors(sorted({*deps, *doors}))
     for tier in deps:
-        attempts, received = report.amplification_series[tier]
+        attempts, _ = report.amplification_series[tier]
         axes[0].plot(xs, attempts, lw=1.2, color=colors[tier], label=tier.label)
-        axes[1].plot(xs, received, lw=1.2, color=colors[tier], label=tier.label)
-    axes[0].set_title("Attempts per intended call (callers' retries)", loc="left", fontsize=11)
-    axes[1].set_title("Requests received per intended call (what reached the dependency)",
+    for tier in doors:
+        axes[1].plot(xs, report.customer_calls[tier], lw=1.2, color=colors[tier],
+                     label=tier.label)
+    axes[0].set_title("Retry amplification: services' attempts per intended call, by "
+                      "dependency", loc="left", fontsize=11)
+    axes[1].set_title("Customers' direct calls at each front door (not retries of a service)",
                       loc="left", fontsize=11)
-    for ax in axes:
-        ax.axhline(1.0, color="black", lw=0.8, ls=":")
-        ax.set_ylabel("per intended call")
+    axes[0].axhline(1.0, color="black", lw=0.8, ls=":")
+    axes[0].set_ylabel("per intended call")
+    axes[1].set_ylabel("calls/s")
+    for ax, shown in ((axes[0], deps), (axes[1], doors)):
         _shade(ax, report, t0)
-        if deps:
+        if shown:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     axes[1].set_xlabel(xlabel)
     fig.tight_layout()
