@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -176,6 +177,10 @@ def from_kubectl(kubectl: str | Path, kubeconfig: str | Path,
     run = functools.partial(_kubectl_json, kubectl, kubeconfig, timeout=timeout)
     ledger = run("get", "configmaps", "-A", "-l", f"{LEDGER_LABEL}=true", "-o", "json",
                  optional=True)
+    if ledger is None:
+        logging.getLogger(__name__).warning(
+            "could not read the session ledger (kubectl get configmaps -A -l %s=true): "
+            "scenarios deleted since they ran are missing from this report", LEDGER_LABEL)
     recorded = from_ledger(ledger.get("items", []) if ledger else [])
     if scenarios:
         wanted = set(scenarios)
