@@ -110,6 +110,15 @@ class Session:
                               params={"query": query}, timeout=5).json()["data"]["result"]
         return float(result[0]["value"][1]) if result else 0.0
 
+    def reverted(self, name: str, timeout: float) -> dict:
+        """The status once Completed and its revert confirmed (revertedAt comes after the
+        phase: the operator writes its intent first, then the Corefile, then what it did)."""
+        def done() -> dict | None:
+            st = self.status(name)
+            return st if st.get("phase") == "Completed" and st.get("revertedAt") else None
+
+        return self.wait(f"{name} completed and reverted", done, timeout)  # type: ignore[return-value]
+
     def apply(self, name: str, target: str, duration: str) -> dict:
         self.kubectl("apply", "-f", "-", stdin=_scenario(name, target, duration))
         return self.wait(f"{name} injected", lambda: self.status(name).get("injectedAt")
@@ -189,8 +198,7 @@ def test_a_session_of_four_scenarios_is_reported_as_it_happened(tmp_path: Path) 
         # so B's revert is recorded by an operator that never saw A (nor B's injection).
         s.apply("b", WEST, "20s")
         operator = restart_operator(s, lab_dir / "logs" / "operator-restarted.log")
-        truth["b"] = s.wait("b completed", lambda: s.status("b").get("phase") == "Completed"
-                            and s.status("b"), 40)  # type: ignore[assignment]
+        truth["b"] = s.reverted("b", 40)
         time.sleep(30)
 
         # C and D: overlapping.
@@ -198,8 +206,7 @@ def test_a_session_of_four_scenarios_is_reported_as_it_happened(tmp_path: Path) 
         time.sleep(8)
         s.apply("d", WEST, "12s")
         for name in ("c", "d"):
-            truth[name] = s.wait(f"{name} completed", lambda n=name: s.status(n).get(
-                "phase") == "Completed" and s.status(n), 40)  # type: ignore[assignment]
+            truth[name] = s.reverted(name, 40)
         time.sleep(25)  # recovery after C, observed
 
         out = tmp_path / "report"

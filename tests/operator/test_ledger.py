@@ -49,7 +49,9 @@ def test_deleted_and_completed_scenarios_stay_in_the_ledger_across_restarts(lab:
     lab.kill_operator(signal.SIGKILL)
     lab.start_operator()
     lab.wait_phase("led-restart", "Completed", timeout=20)
-    done = lab.status("led-restart")
+    # Completed is written before the ConfigMap; revertedAt once the revert is confirmed.
+    done = wait_for("the revert in the status", lambda: (st := lab.status("led-restart")).get(
+        "revertedAt") and st, 10)
     entries = wait_for("the completed scenario's revert in the ledger",
                        lambda: (e := _entries(lab)).get("led-restart", {}).get("revertedAt")
                        and e, 10)
