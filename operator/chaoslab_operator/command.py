@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -139,6 +140,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "a redirectTo outside them is refused (default: %(default)s)",
     )
     run.add_argument(
+        "--client-namespaces", type=_namespaces, default=(), metavar="NS[,NS...]",
+        help="list and watch pods for client-scoped faults only in these namespaces "
+        "(default: cluster-wide); pods elsewhere are never selected",
+    )
+    run.add_argument(
         "--ledger", type=_configmap, default=None, metavar="NAMESPACE/NAME",
         help="the ConfigMap recording every injected scenario for the game-day report, "
         "deleted ones too (default: the CoreDNS ConfigMap's namespace/chaoslab-ledger)",
@@ -197,8 +203,18 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
         allowed_networks=getattr(args, "allowed_networks", DEFAULT_ALLOWED_NETWORKS),
         api_timeout_seconds=getattr(args, "api_timeout", 10.0),
         watch_configmap=not getattr(args, "no_watch_configmap", False),
+        client_namespaces=getattr(args, "client_namespaces", ()),
         **_ledger(getattr(args, "ledger", None)),
     )
+
+
+def _namespaces(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if not re.fullmatch(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?", n)]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid namespace list {text!r}: want NS[,NS...] of namespace names")
+    return names
 
 
 def _ledger(ref: tuple[str, str] | None) -> dict[str, str]:

@@ -46,6 +46,13 @@ class OperatorConfig:
     # The session ledger ConfigMap (see ledger.py); None: `<coredns_namespace>/chaoslab-ledger`.
     ledger_namespace: str | None = None
     ledger_name: str = "chaoslab-ledger"
+    # Where the pods of client-scoped faults (spec.faults[].clients namespaces/podSelector)
+    # are listed and watched: () is cluster-wide (needs a ClusterRole for pods), else only
+    # these namespaces (a Role in each suffices; pods elsewhere are never selected).
+    client_namespaces: tuple[str, ...] = ()
+    # After a pod event, wait this long for more before re-rendering (a rollout's burst of
+    # pod changes becomes one Corefile write).
+    pod_debounce_seconds: float = 0.2
     # The finalizer put on every scenario (kopf's persistence setting).
     finalizer: str = FINALIZER
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
+from chaoslab_dns.clients import Pod
 from chaoslab_operator.resources import COMPONENT, GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,44 @@ class Kube:
         finally:
             w.stop()
 
+    # -- pods: the addresses of client-scoped faults (list and watch only) -------------
+    def list_pods(self, namespaces: tuple[str, ...] = ()) -> list[Pod]:
+        """Every pod with an IP, cluster-wide (or in ``namespaces``), as plain values."""
+        if namespaces:
+            items = [p for ns in namespaces for p in self.core.list_namespaced_pod(
+                ns, _request_timeout=self._t()).items]
+        else:
+            items = self.core.list_pod_for_all_namespaces(_request_timeout=self._t()).items
+        return [pod for pod in map(pod_value, items) if pod.ips]
+
+    def watch_pods(
+        self,
+        on_event: Callable[[str, Pod], None],
+        stop: Callable[[], bool],
+        namespace: str | None = None,
+        timeout_seconds: int = 60,
+        started: Callable[[watch.Watch], None] | None = None,
+    ) -> None:
+        """One watch of the pods (cluster-wide, or one namespace): what pod resolution needs
+        to know that its answer may have changed. `started` receives the Watch."""
+        w = watch.Watch()
+        if started is not None:
+            started(w)
+        if namespace:
+            fn: Callable[..., Any] = self.core.list_namespaced_pod
+            args: tuple[str, ...] = (namespace,)
+        else:
+            fn, args = self.core.list_pod_for_all_namespaces, ()
+        try:
+            for event in w.stream(fn, *args, timeout_seconds=timeout_seconds,
+                                  _request_timeout=(float(self.timeout),
+                                                    float(timeout_seconds + 5))):
+                if stop():
+                    return
+                on_event(event["type"], pod_value(event["object"]))
+        finally:
+            w.stop()
+
     # -- the session ledger (a ConfigMap of its own) ----------------------------------
     def read_configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
         """A ConfigMap's data; None when it does not exist."""
@@ -281,6 +320,20 @@ class Kube:
             self.core.create_namespaced_event(namespace, body, _request_timeout=self._t())
         except Exception as exc:  # an event is best effort
             log.warning("could not post event %s on %s/%s: %s", reason, namespace, name, exc)
+
+
+# Pods past these phases keep their IP in status for a while but no longer send queries.
+_GONE_PHASES = ("Succeeded", "Failed")
+
+
+def pod_value(obj: Any) -> Pod:
+    """A V1Pod -> ``Pod`` (no IPs once it is finished or being deleted: it leaves scopes)."""
+    meta, status = obj.metadata, obj.status
+    ips: tuple[str, ...] = ()
+    if status is not None and status.phase not in _GONE_PHASES and not meta.deletion_timestamp:
+        listed = [i.ip for i in status.pod_ips or () if i.ip]
+        ips = tuple(dict.fromkeys([*([status.pod_ip] if status.pod_ip else []), *listed]))
+    return Pod(meta.namespace or "", meta.name or "", dict(meta.labels or {}), ips)
 
 
 def interrupt_watch(w: watch.Watch | None) -> None:

@@ -8,6 +8,9 @@ changes first (optimistically, so a concurrent abort is never overwritten), then
 records what the ConfigMap holds (Injected condition, revertedAt, Events, metrics). Passes
 run on every watch event, at the next clock-driven transition, and every resync period,
 one at a time; a deletion waits for a pass that removed the scenario's faults.
+Client-scoped faults (`spec.faults[].clients`) get their pod IPs from a pod listing in the
+pass (pure selection in `chaoslab_dns.clients`); a pod watch triggers a debounced pass
+while any scenario selects pods, so a pod that comes or goes enters or leaves the rule.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 from kubernetes.watch import Watch
 
+from chaoslab_dns.clients import FaultRef, Pod, fault_addresses, scope_summary
 from chaoslab_dns.corefile import CorefileError, check_corefile, compile_corefile, strip_faults
 from chaoslab_dns.model import Scenario
 from chaoslab_operator import plan as planner
@@ -85,6 +89,9 @@ class Reconciler:
             clock=clock,
         )
         self._ledger_warned: str | None = None
+        self._selects_pods = False  # some scenario's clients name pods: pod events matter
+        self._pod_watch: Watch | None = None
+        self._pod_timer: threading.Timer | None = None
 
     # -- one pass ------------------------------------------------------------------------
     def reconcile(self) -> Outcome:
@@ -142,6 +149,8 @@ class Reconciler:
             readings = self._read_stop_conditions(decided)
             decided = planner.plan(now, observed, check, readings, blocked, grace)
 
+        addresses = self._client_addresses(decided)
+
         # 1. Intent first: statuses (optimistic), so a restart continues from them.
         for d in decided.decisions:
             if d.changed and not d.observed.deleting:
@@ -155,7 +164,7 @@ class Reconciler:
         wrote, error = False, blocked
         injected: set[Key] = set()
         if base is not None and text is not None:
-            desired = compile_corefile(base, decided.active)
+            desired = compile_corefile(base, decided.active, addresses)
             if desired != text:
                 check_corefile(desired)
                 with self.metrics.apply_to_configmap.time():
@@ -191,6 +200,7 @@ class Reconciler:
             entry = entry_for(d, status)
             if entry is not None:
                 ledger.append((entry_key(*d.key, d.observed.uid), entry))
+        self._record_scopes(decided, addresses)
         self.metrics.set_active(injected, {d.key for d in decided.decisions})
         self._record(ledger)
         if blocked:
@@ -202,6 +212,33 @@ class Reconciler:
             checks_stop_conditions=bool(decided.needing_stop_readings()),
             wrote_configmap=wrote,
         )
+
+    def _client_addresses(self, decided: planner.Plan) -> dict[FaultRef, frozenset[str]]:
+        """Pod IPs per pod-selecting fault; the pods are listed only when one exists."""
+        scenarios = [d.scenario for d in decided.decisions if d.scenario is not None]
+        self._selects_pods = any(
+            f.clients is not None and f.clients.selects_pods for s in scenarios for f in s.faults)
+        if not self._selects_pods:
+            return {}
+        try:
+            pods = self.kube.list_pods(self.config.client_namespaces)
+        except Exception as exc:
+            # Never block reverts on it, never widen a scope: they apply to nobody for now.
+            log.warning("could not list pods for client-scoped faults (they apply to no pod "
+                        "until a listing succeeds; may the operator list pods?): %s", exc)
+            pods = []
+        return fault_addresses(scenarios, pods)
+
+    def _record_scopes(self, decided: planner.Plan,
+                       addresses: dict[FaultRef, frozenset[str]]) -> None:
+        """status.clients (the `kubectl get -o wide` column), written only when it changes."""
+        for d in decided.decisions:
+            if d.scenario is None or d.observed.deleting:
+                continue
+            summary = scope_summary(d.scenario, addresses)
+            if (d.observed.manifest.get("status") or {}).get("clients") != summary:
+                self.kube.patch_status(d.observed.namespace, d.observed.name,
+                                       {"clients": summary})
 
     def _record(self, entries: list[tuple[str, dict[str, object]]]) -> None:
         """The session ledger; a failure is logged and retried next pass, never fatal."""
@@ -262,12 +299,16 @@ class Reconciler:
         self._spawn("reconcile-loop", self._loop)
         if self.config.watch_configmap:
             self._spawn("configmap-watch", self._watch_configmap)
+        self._spawn("pod-watch", self._watch_pods)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
         interrupt_watch(self._watch)
+        interrupt_watch(self._pod_watch)
+        if self._pod_timer is not None:
+            self._pod_timer.cancel()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -323,6 +364,46 @@ class Reconciler:
             except Exception as exc:
                 log.debug("ConfigMap watch ended: %s", exc)
                 self._stopping.wait(1.0)
+
+    def _pod_changed(self) -> None:
+        """Coalesce a burst of pod events into one pass, `pod_debounce_seconds` later."""
+        if not self._selects_pods or self._stopping.is_set():
+            return
+        timer = self._pod_timer
+        if timer is not None and timer.is_alive():
+            return
+        self._pod_timer = threading.Timer(self.config.pod_debounce_seconds, self.trigger)
+        self._pod_timer.daemon = True
+        self._pod_timer.start()
+
+    def _watch_pods(self) -> None:
+        """Pod events (cluster-wide or per configured namespace) trigger a debounced pass."""
+        namespaces = self.config.client_namespaces or (None,)
+        known: dict[tuple[str, str], tuple[dict[str, str], tuple[str, ...]]] = {}
+
+        def on_event(kind: str, pod: Pod) -> None:
+            key = (pod.namespace, pod.name)
+            seen = None if kind == "DELETED" else (dict(pod.labels), pod.ips)
+            if known.get(key) != seen:  # status churn that moves no address is ignored
+                if seen is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = seen
+                self._pod_changed()
+
+        def one(namespace: str | None) -> None:
+            while not self._stopping.is_set():
+                try:
+                    self.kube.watch_pods(on_event, stop=self._stopping.is_set,
+                                         namespace=namespace, timeout_seconds=30,
+                                         started=lambda w: setattr(self, "_pod_watch", w))
+                except Exception as exc:
+                    log.debug("pod watch ended: %s", exc)
+                    self._stopping.wait(1.0)
+
+        for ns in namespaces[1:]:
+            self._spawn(f"pod-watch-{ns}", lambda n=ns: one(n))
+        one(namespaces[0])
 
     # -- health ------------------------------------------------------------------------
     def healthy(self) -> tuple[bool, str]:

@@ -108,8 +108,24 @@ def test_rendered_rbac_is_scoped_to_values() -> None:
             {"kind": "ServiceAccount", "name": "op-sa", "namespace": RELEASE_NS}]
     cluster_resources = {r for rule in kinds["ClusterRole"]["rules"] for r in rule["resources"]}
     assert "configmaps" not in cluster_resources and "secrets" not in cluster_resources
+    assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]} in (
+        kinds["ClusterRole"]["rules"])
     disabled = helm_template("--set", "operator.enabled=false")  # renders to nothing
     assert "kind:" not in disabled.stdout and "could not find template" in disabled.stderr
+
+
+def test_client_namespaces_turn_cluster_pod_rights_into_roles() -> None:
+    docs = [d for d in yaml.safe_load_all(render(
+        "--set", "operator.clientNamespaces={team-a,team-b}")) if d]
+    cluster = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert not any("pods" in r["resources"] for r in cluster["rules"])
+    roles = {d["metadata"]["namespace"]: d["rules"] for d in docs
+             if d["kind"] == "Role" and d["metadata"]["name"].endswith("-clients")}
+    assert roles == {ns: [{"apiGroups": [""], "resources": ["pods"],
+                           "verbs": ["list", "watch"]}] for ns in ("team-a", "team-b")}
+    bound = {d["metadata"]["namespace"] for d in docs if d["kind"] == "RoleBinding"
+             and d["roleRef"]["name"].endswith("-clients")}
+    assert bound == {"team-a", "team-b"}
 
 
 ALLOWED = [
@@ -125,6 +141,9 @@ ALLOWED = [
     ("get", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
     ("patch", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
     ("create", "configmaps", "-n", RELEASE_NS),
+    # Pod IPs of client-scoped faults, cluster-wide by default.
+    ("list", "pods", "-A"),
+    ("watch", "pods", "-n", "team-a"),
 ]
 DENIED = [
     ("get", "configmaps", "-n", "kube-system"),  # the whole collection
@@ -149,7 +168,13 @@ DENIED = [
     ("create", "outagescenarios.chaoslab.io", "-n", "default"),
     ("delete", "outagescenarios.chaoslab.io", "-n", "default"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
-    ("get", "pods", "-n", "kube-system"),
+    ("get", "pods", "-n", "kube-system"),  # list/watch suffice for pod IPs
+    ("patch", "pods", "-n", "chaoslab"),
+    ("delete", "pods", "-n", "chaoslab"),
+    ("create", "pods", "-n", "chaoslab"),
+    ("get", "pods/log", "-n", "chaoslab"),
+    ("create", "pods/exec", "-n", "chaoslab"),
+    ("patch", "pods/status", "-n", "chaoslab"),
     ("create", "clusterrolebindings"),
     ("impersonate", "serviceaccounts"),
     ("*", "*"),
