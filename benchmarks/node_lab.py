@@ -140,6 +140,7 @@ def measure(lab_dir: Path, rounds: int, cold: bool, latency_only: bool = False) 
           flush=True)
     paths = lab.paths
     results = {"projector sidecar": latencies(paths, rounds)}
+    where_the_time_goes(paths)
     print("turning the projector sidecar off: charts/coredns-patch.sh apply --projector off",
           flush=True)
     subprocess.run([str(REPO_ROOT / "charts/coredns-patch.sh"), "apply", "--projector", "off",
@@ -151,6 +152,32 @@ def measure(lab_dir: Path, rounds: int, cold: bool, latency_only: bool = False) 
     print(f"{'':26} {'apply -> fault at the cluster DNS':>36} {'delete -> restored':>30}")
     for label, (inject, restore) in results.items():
         print(f"{label:26} {summary(inject):>36} {summary(restore):>30}")
+
+
+def where_the_time_goes(paths: NodePaths) -> None:
+    """The last round's path, from the components' own log timestamps: the operator's
+    Corefile write, each projector's file write, and CoreDNS's reload (its `kubernetes`
+    plugin logs "waiting for Kubernetes API" every 0.5 s while a reload waits for its
+    informers to sync)."""
+    def logs(*args: str) -> list[str]:
+        out = kubectl(paths, "logs", "--timestamps", "--tail=400", *args, check=False)
+        return out.stdout.splitlines()
+
+    print(f"load average: {os.getloadavg()[0]:.2f}", flush=True)
+    writes = [line for line in logs("-n", "chaoslab", "deploy/chaoslab-operator")
+              if "Corefile written" in line or "Reverted" in line]
+    print("operator:", *writes[-2:], sep="\n  ")
+    out = kubectl(paths, "-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o",
+                  "jsonpath={.items[*].metadata.name}")
+    for pod in out.stdout.split():
+        wrote = [line for line in logs("-n", "kube-system", pod, "-c", "chaoslab-projector")
+                 if " wrote " in line]
+        core = logs("-n", "kube-system", pod, "-c", "coredns")
+        waits = sum("waiting for Kubernetes API" in line for line in core)
+        reloads = [line for line in core if "Reloading" in line or "unsynced" in line]
+        print(f"{pod}: {len(wrote)} projector writes, {waits} 'waiting for Kubernetes API'"
+              f" lines over {sum('Reloading complete' in x for x in core)} reloads",
+              *wrote[-2:], *reloads[-4:], sep="\n  ")
 
 
 def summary(values: list[float]) -> str:
