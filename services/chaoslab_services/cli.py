@@ -44,6 +44,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dns", metavar="HOST:PORT",
                    help="the lab's DNS server; every dependency name is resolved there "
                         "(required)")
+    p.add_argument("--dns-source", metavar="ADDRESS",
+                   help="send DNS queries from this local address (e.g. 127.0.0.12): the "
+                        "address client-scoped faults match, a pod IP's stand-in on the "
+                        "local lab (default: the kernel picks)")
     p.add_argument("--endpoints", metavar="FILE.yaml",
                    help="endpoint key -> {host, port}: the DNS name to resolve and the port "
                         "to dial for each dependency (required)")
@@ -80,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
                                            "endpoints", "profile", "policy", "config",
                                            "log_level")}
     flags["allowed_networks"] = args.allowed_networks
+    flags["dns_source"] = args.dns_source
     config = build_config(flags)
     return asyncio.run(serve(config))
 

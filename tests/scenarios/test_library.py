@@ -27,7 +27,8 @@ LIBRARY = REPO_ROOT / "scenarios"
 # In this order on the shared lab: the ones that leave nothing behind first.
 SHARED = ("truncation", "slow-dns", "partial-servfail", "us-east-1-dynamodb-dns",
           "regional-failover-drill")
-ELSEWHERE = {"retry-storm": "tests/experiments/test_retry_storm.py"}
+ELSEWHERE = {"retry-storm": "tests/experiments/test_retry_storm.py",
+             "lambda-loses-iam": "tests/lab/test_client_scope.py"}
 FAULT_S = 10.0
 # A 30% SERVFAIL reaches cached resolvers only when a record expires (every ~5 s per name
 # and process): 20 s gives a dozen lookups, so some are faulted (0.7^12 < 1.5% none).

@@ -217,6 +217,23 @@ def _failover(v: Verdict, ev: Evidence) -> None:
              f"the game-day report says why: {why[0] if why else 'no such sentence'}")
 
 
+@check("lambda-loses-iam")
+def _lambda_loses_iam(v: Verdict, ev: Evidence) -> None:
+    def dns_errors(client: str) -> float:
+        return sum(e.causes.get("dns_error", 0.0) for e in ev.report.edges
+                   if e.client.name == client and e.dependency.name == "iam")
+    v.expect(dns_errors("lambda") > 0, f"Lambda -> IAM calls failed in DNS "
+             f"({dns_errors('lambda'):.0f} dns_error)")
+    v.expect(dns_errors("cloudwatch") == 0, f"CloudWatch -> IAM calls never failed in DNS "
+             f"({dns_errors('cloudwatch'):.0f} dns_error)")
+    invoke = ev.impact("workflow:invoke.us-east-1")
+    v.expect(bool(invoke and invoke.degraded), "invoke (us-east-1) fell below the SLO (down "
+             f"to {_pct(invoke.min_availability if invoke else None)})")
+    metrics = ev.impact("workflow:metrics.us-east-1")
+    v.expect(metrics is not None and not metrics.degraded, "metrics (us-east-1) stayed at or "
+             f"above the SLO ({_pct(metrics.availability_during if metrics else None)})")
+
+
 def _s(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g} s"
 

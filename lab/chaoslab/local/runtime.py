@@ -3,7 +3,9 @@
 `LocalLab.up()` starts, in dependency order, a real etcd + kube-apiserver, the CRD, the
 `kube-system/coredns` ConfigMap built from the lab's base Corefile, CoreDNS serving the
 Corefile that a projector copies out of that ConfigMap (what the kubelet does in a
-cluster, but with an immediate SIGUSR1 reload), every gRPC service of both regions, the
+cluster, but with an immediate SIGUSR1 reload), every gRPC service of both regions (each
+resolving from its own 127.0.0.X, with a Pod object carrying its chart labels and that
+address, so client-scoped faults select it: `local/pods.py`), the
 operator, Prometheus scraping all of them every second, and Locust. Each process runs in
 its own session with its log in `.lab/logs/`; if any step fails, everything started so
 far is stopped and the error names the log to read. `down()` stops a lab recorded in
@@ -29,6 +31,7 @@ import dns.rdatatype
 
 from chaoslab import controlplane
 from chaoslab.local import prometheus_config
+from chaoslab.local.pods import register, service_pods
 from chaoslab.local.state import LabState
 from chaoslab.procs import (
     ComponentFailed,
@@ -201,15 +204,23 @@ class LocalLab:
                       + (f"policy {opts.policy}" if opts.policy else f"profile {opts.profile}"))
         service_http: dict[str, int] = {}
         service_procs = []
-        for e in endpoints:
-            if e.key in service_http or getattr(e, "alias_of", None):
-                continue
+        processes = [e for e in endpoints if not getattr(e, "alias_of", None)]
+        processes = [e for i, e in enumerate(processes)
+                     if e.key not in {p.key for p in processes[:i]}]
+        # Each process sends its DNS queries from its own loopback address and has a Pod
+        # with its chart labels and that address, so client-scoped faults select it.
+        lab_pods = service_pods([(e.service, e.region) for e in processes])
+        source = {e.key: p.ip for e, p in zip(processes, lab_pods, strict=True)}
+        for p in lab_pods:
+            register(self.cp.kubectl, p.name, p.labels, p.ip)
+        for e in processes:
             service_http[e.key] = free_port()
             service_procs.append(self._spawn(f"service-{e.key}", [
                 self._python(), "-m", "chaoslab_services", "serve", "--service", e.service,
                 "--region", e.region, "--listen", f"127.0.0.1:{grpc_ports[e.key]}",
                 "--http", f"127.0.0.1:{service_http[e.key]}", "--dns", f"127.0.0.1:{dns_port}",
-                "--endpoints", endpoints_file, *opts.resilience_args(),
+                "--dns-source", source[e.key], "--endpoints", endpoints_file,
+                *opts.resilience_args(),
                 *opts.service_config_args(e.service), "--allowed-networks", "127.0.0.0/8"]))
         for key, port in service_http.items():
             wait_until(f"{key} /readyz", lambda p=port: http_ok(p, "/readyz"), opts.timeout,

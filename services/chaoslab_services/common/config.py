@@ -143,6 +143,7 @@ class ServiceConfig:
     capacity: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     log_level: str = "info"
+    dns_source: str | None = None  # local address DNS queries are sent from
 
 
 _REQUIRED = {
@@ -250,7 +251,19 @@ def build_config(flags: dict[str, Any]) -> ServiceConfig:
         capacity=capacity,
         settings=settings,
         log_level=level,
+        dns_source=_dns_source(merged.get("dns_source")),
     )
+
+
+def _dns_source(value: Any) -> str | None:
+    """``--dns-source``: one IP address of this host, or None (the kernel picks)."""
+    if value in (None, ""):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ConfigError(f"--dns-source: invalid address {value!r}, want e.g. 127.0.0.12"
+                          ) from None
 
 
 def _relative(value: Any, base_dir: Path, flags: dict[str, Any], key: str) -> Path:

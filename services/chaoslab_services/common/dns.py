@@ -64,10 +64,12 @@ def _classify_nameserver_errors(errors: list[tuple]) -> tuple[str, str]:
 class DnsResolver:
     """One stub resolver pointed at the lab's DNS server (``--dns HOST:PORT``)."""
 
-    def __init__(self, server: tuple[str, int]) -> None:
+    def __init__(self, server: tuple[str, int], source: str | None = None) -> None:
         host, port = server
         ip = socket.gethostbyname(host)
         self.server = (ip, port)
+        # The address queries leave from: what a client-scoped fault (`clients`) matches.
+        self.source = source
         self._resolver = dns.asyncresolver.Resolver(configure=False)
         self._resolver.nameservers = [ip]
         self._resolver.port = port
@@ -82,7 +84,7 @@ class DnsResolver:
         qname = name if name.endswith(".") else name + "."
         try:
             answer = await self._resolver.resolve(
-                qname, dns.rdatatype.A, lifetime=lifetime, search=False)
+                qname, dns.rdatatype.A, lifetime=lifetime, search=False, source=self.source)
         except dns.resolver.NXDOMAIN:
             raise DnsError("nxdomain", name) from None
         except dns.resolver.NoAnswer:

@@ -58,7 +58,7 @@ class Runtime:
         self.metrics.watch_capacity(lambda: self.capacity.queued,
                                     lambda: self.capacity.inflight)
         self.policies = PolicySet(config.policy_doc, config.policy_name)
-        self.resolver = DnsResolver(config.dns)
+        self.resolver = DnsResolver(config.dns, source=config.dns_source)
         self.deps: dict[str, Dependency] = {}
         for key in catalog.dependencies(config.service, config.region):
             endpoint = config.endpoints.get(key)
