@@ -8,7 +8,8 @@ CPUs, so the CPU each used is printed beside its q/s, with which one saturated f
 
 ``--rules N`` compiles N rules (N-1 for other names, sorted before the faulted one, so its
 query is matched against every rule), each with its end (``until``). The same rules are then
-run client-scoped (each with ``clients`` listing 8 loopback sources, the loader's last): the
+run client-scoped (each with ``spec.faults[].clients.cidrs`` listing 8 loopback sources, the
+loader's last, compiled by the real compiler into ``clients``): the
 faulted name asked from inside the scope is faulted, asked from 127.0.0.9 (outside) it is
 answered truly. ``--baseline BINARY`` also runs a CoreDNS built without rule ends on the
 rules without their ``until`` (the before/after of that plugin change).
@@ -45,7 +46,6 @@ FAULTED = "dynamodb.us-east-1.aws.internal"
 UNFAULTED = "sqs.us-east-1.aws.internal"
 WINDOW = 32  # queries in flight per worker
 UNTIL = re.compile(r" until \S+")
-RULE_END = re.compile(r"^(\s*fault .*?)( scenario \S+)?$", re.MULTILINE)
 LATENCY_RATE = 5000  # q/s offered while latencies are recorded, well below saturation
 INSIDE, OUTSIDE = "127.0.0.1", "127.0.0.9"  # the loader's source address, in and out of scope
 SCOPE = ",".join([*(f"127.0.1.{i}" for i in range(1, 8)), INSIDE])
@@ -58,17 +58,15 @@ class Load:
     latencies: list[float]  # seconds, one per answered query (dnsperf only)
 
 
-def scenario(rules: int):
-    """`rules` faults: rules-1 for names sorting before FAULTED, then FAULTED; ending in 1 h."""
-    others = [{"target": f"a{i:02d}.us-east-1.aws.internal", "mode": "servfail"}
+def scenario(rules: int, clients: list[str] | None = None):
+    """`rules` faults: rules-1 for names sorting before FAULTED, then FAULTED; ending in 1 h;
+    with `clients`, every fault scoped to those addresses (spec.faults[].clients.cidrs)."""
+    scope = {"clients": {"cidrs": clients}} if clients else {}
+    others = [{"target": f"a{i:02d}.us-east-1.aws.internal", "mode": "servfail", **scope}
               for i in range(rules - 1)]
-    spec = {"faults": [*others, {"target": FAULTED, "mode": "nxdomain"}], "duration": "1h"}
+    spec = {"faults": [*others, {"target": FAULTED, "mode": "nxdomain", **scope}],
+            "duration": "1h"}
     return parse_spec(spec, "bench", "qps").injected(time.time())
-
-
-def scoped(text: str) -> str:
-    """Every fault line of a compiled Corefile limited to the SCOPE clients."""
-    return RULE_END.sub(lambda m: f"{m[1]} clients {SCOPE}{m[2] or ''}", text)
 
 
 def worker(port: int, name: str, seconds: float, source: str, out: mp.Queue) -> None:
@@ -185,12 +183,15 @@ def main() -> None:
     if args.loader == "dnsperf" and not shutil.which("dnsperf"):
         raise SystemExit("dnsperf is not installed: run `make tools` (or --loader python)")
     faults = scenario(args.rules)
+    scoped_faults = scenario(args.rules, SCOPE.split(","))
     render = lambda p, m: compile_corefile(local_corefile(p, m, ENDPOINTS), [faults])  # noqa: E731
+    render_scoped = lambda p, m: compile_corefile(  # noqa: E731
+        local_corefile(p, m, ENDPOINTS), [scoped_faults])
     faulted = ("faulted (nxdomain)", FAULTED, 3, INSIDE)
     unfaulted = ("unfaulted", UNFAULTED, 0, INSIDE)
     variants = [
         ("unscoped", str(COREDNS), render, [faulted, unfaulted]),
-        ("scoped", str(COREDNS), lambda p, m: scoped(render(p, m)),
+        ("scoped", str(COREDNS), render_scoped,
          [faulted, ("faulted, out of scope", FAULTED, 0, OUTSIDE), unfaulted]),
     ]
     if args.baseline:
