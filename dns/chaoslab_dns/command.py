@@ -83,6 +83,12 @@ def run_corefile(args: argparse.Namespace) -> int:
               "(pass each scenario you want kept with --scenario)", file=sys.stderr)
         for line in held:
             print(f"  ignored: {line}", file=sys.stderr)
+    selecting = sorted({s.key for s in scenarios for f in s.faults
+                        if f.clients is not None and f.clients.selects_pods})
+    if selecting:
+        print(f"note: {', '.join(selecting)} select(s) pods (clients.namespaces/podSelector): "
+              "only the operator resolves those to pod IPs, so here such a rule holds just "
+              "its cidrs, or 'clients none'", file=sys.stderr)
     sys.stdout.write(text)
     return 0
 
