@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import tomllib
 from pathlib import Path
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
 
 from chaoslab.controlplane import _with_overrides
 from chaoslab.node import configs, hostnet, layout
 from chaoslab.node.cluster import KIND_CONFIG
 from chaoslab.node.layout import NodePaths
+from chaoslab.procs import free_port
+from chaoslab.toolpaths import tool
 
 PATHS = NodePaths(Path("/srv/lab"), cache=Path("/srv/cache"))
 
@@ -39,6 +48,37 @@ def test_kubelet_settings_this_machine_forces() -> None:
 def test_pods_resolver_is_on_the_host() -> None:
     lines = [line for line in configs.resolv_conf().splitlines() if not line.startswith("#")]
     assert lines == [f"nameserver {layout.NODE_IP}"]
+
+
+def test_the_pods_upstream_refuses_every_query_at_once(tmp_path: Path) -> None:
+    """The real CoreDNS on the upstream's Corefile (on loopback here): REFUSED for any name
+    and type, over UDP and TCP, well inside forward's 2 s timeout."""
+    port = free_port()
+    corefile = tmp_path / "Corefile"
+    corefile.write_text(configs.upstream_corefile("127.0.0.1", port))
+    assert f"bind {layout.NODE_IP}" in configs.upstream_corefile()
+    with (tmp_path / "log").open("wb") as log:
+        proc = subprocess.Popen([str(tool("coredns")), "-conf", str(corefile)], stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        query = dns.message.make_query("example.com", "A")
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                dns.query.udp(query, "127.0.0.1", port=port, timeout=0.5)
+                break
+            except dns.exception.Timeout:
+                assert time.monotonic() < deadline, (tmp_path / "log").read_text()
+        for name, rdtype in (("example.com", "A"), ("s3.amazonaws.com", "AAAA"), (".", "NS")):
+            for send in (dns.query.udp, dns.query.tcp):
+                start = time.monotonic()
+                reply = send(dns.message.make_query(name, rdtype), "127.0.0.1", port=port,
+                             timeout=2)
+                assert reply.rcode() == dns.rcode.REFUSED and not reply.answer
+                assert time.monotonic() - start < 0.5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_containerd_is_private_and_never_lowers_oom_scores() -> None:

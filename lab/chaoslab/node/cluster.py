@@ -26,6 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dns.message
+import dns.query
+import dns.rcode
 import yaml
 
 from chaoslab import controlplane, pki
@@ -176,6 +179,13 @@ class NodeLab:
         wait_until("containerd's socket", lambda: self._ctr("version").returncode == 0,
                    self.options.timeout, [containerd], interval=0.3)
         self._import_images()
+
+        self.progress(f"the pods' upstream resolver on {layout.NODE_IP}:53 (refuses all)")
+        (paths.root / "upstream.Corefile").write_text(configs.upstream_corefile())
+        upstream = self._spawn("upstream-dns", [
+            str(tool("coredns")), "-conf", str(paths.root / "upstream.Corefile")])
+        wait_until("the upstream resolver", lambda: _refuses(layout.NODE_IP),
+                   self.options.timeout, [upstream], interval=0.2)
 
         self.progress(f"kubelet (node {layout.NODE_NAME}, kind-config.yaml's settings)")
         (paths.root / "resolv.conf").write_text(configs.resolv_conf())
@@ -336,6 +346,12 @@ class NodeLab:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _refuses(address: str) -> bool:
+    """Whether a DNS server on address:53 answers (REFUSED, as the upstream does)."""
+    reply = dns.query.udp(dns.message.make_query("probe.invalid", "A"), address, timeout=0.5)
+    return reply.rcode() == dns.rcode.REFUSED
+
+
 def kubectl(paths: NodePaths, *args: str, input: str | None = None, check: bool = True,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([str(tool("kubectl")), f"--kubeconfig={paths.kubeconfig}", *args],

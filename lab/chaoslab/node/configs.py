@@ -7,7 +7,10 @@ written down next to its reason (charts/NODE.md has the table):
   (containerd's `restrict_oom_score_adj`, the kubelet's `oomScoreAdj: 0`);
 - there is no IPVS, so kube-proxy runs in iptables mode;
 - pods never reach off this machine: the pods' resolver is the bridge's own address, where
-  nothing answers, so CoreDNS's `forward . /etc/resolv.conf` stays on the host.
+  the node's "upstream" (a host CoreDNS, `upstream_corefile`) refuses every query at once, so
+  CoreDNS's `forward . /etc/resolv.conf` stays on the host and never waits. With nothing
+  listening there, the kernel's ICMP rate limit (`net.ipv4.icmp_ratelimit`, 1/s) left most
+  forwarded queries to time out after 2 s, and a SIGUSR1 reload of CoreDNS waited for them.
 """
 
 from __future__ import annotations
@@ -135,9 +138,20 @@ def cni_conflist(paths: NodePaths) -> dict[str, Any]:
 
 def resolv_conf() -> str:
     """The resolver of pods with dnsPolicy Default (CoreDNS): the bridge's own address,
-    where nothing listens, so a lookup of an outside name fails at once, on the host."""
+    where the node's upstream refuses every query, so an outside name fails at once."""
     return (f"# DNS Chaos Lab node: no resolver off this machine\n"
             f"nameserver {layout.NODE_IP}\n")
+
+
+def upstream_corefile(address: str = layout.NODE_IP, port: int = 53) -> str:
+    """The node's upstream resolver: REFUSED for every query, on the bridge address only.
+
+    It answers nothing and forwards nothing, so no lookup leaves the machine; answering at
+    once (instead of an ICMP error the kernel rate-limits) keeps CoreDNS's `forward` from
+    holding queries for its 2 s timeout.
+    """
+    return (f".:{port} {{\n    bind {address}\n    template ANY ANY {{\n"
+            f"        rcode REFUSED\n    }}\n}}\n")
 
 
 def kubeconfig(server: str, ca: Path, cert: Path, key: Path, user: str) -> dict[str, Any]:
