@@ -23,9 +23,11 @@ from chaoslab_services.common.dns import DnsCache, DnsError, DnsResolver
 from chaoslab_services.common.metrics import ServiceMetrics
 from chaoslab_services.common.resilience import (
     RETRYABLE_CODES,
+    AdaptiveRateLimiter,
     CircuitBreaker,
     EdgePolicy,
     RetryBudget,
+    RetryQuota,
 )
 
 MAX_MESSAGE = 4 * 1024 * 1024
@@ -79,6 +81,8 @@ class Dependency:
         self.budget = RetryBudget(policy.retry_budget) if policy.retry_budget else None
         self.breaker = (CircuitBreaker(policy.breaker, on_change=self._breaker_changed)
                         if policy.breaker else None)
+        self.quota = RetryQuota(policy.retry_quota) if policy.retry_quota else None
+        self.limiter = AdaptiveRateLimiter() if policy.adaptive_rate_limit else None
         metrics.breaker(key, 0)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._methods: dict[tuple[str, str], Any] = {}
@@ -149,6 +153,7 @@ class Dependency:
         if self.budget:
             self.budget.deposit()
         attempt = 0
+        spent = 0           # retry-quota tokens this call has withdrawn
         last: _AttemptFailed | None = None
         outcome = ""
         while True:
@@ -158,12 +163,18 @@ class Dependency:
                 if ticket is None:
                     outcome = "breaker_open"
                     break
+            if self.limiter is not None:
+                wait = self.limiter.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             attempt += 1
             metrics.attempt(key)
             try:
                 response = await self._attempt(method, request)
             except _AttemptFailed as failure:
                 last = failure
+                if self.limiter is not None:
+                    self.limiter.record(failure.code == grpc.StatusCode.RESOURCE_EXHAUSTED)
                 if self.breaker is not None and ticket is not None:
                     self.breaker.record(ticket, not failure.retryable)
                 if not failure.retryable:
@@ -172,6 +183,10 @@ class Dependency:
             else:
                 if self.breaker is not None and ticket is not None:
                     self.breaker.record(ticket, True)
+                if self.limiter is not None:
+                    self.limiter.record(False)
+                if self.quota is not None:
+                    self.quota.succeeded(spent)
                 metrics.dependency_call(key, "ok", "")
                 return response
             if attempt >= policy.retries.max_attempts:
@@ -180,8 +195,17 @@ class Dependency:
             if self.budget is not None and not self.budget.try_withdraw():
                 outcome = "budget_exhausted"
                 break
+            throttled = last.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            if self.quota is not None:
+                kind = "throttle" if throttled else \
+                    "timeout" if last.outcome == "timeout" else "transient"
+                cost = self.quota.acquire(kind)
+                if cost is None:
+                    outcome = "budget_exhausted"
+                    break
+                spent += cost
             metrics.retry(key)
-            delay = policy.retries.backoff(attempt, self._rng)
+            delay = policy.retries.backoff(attempt, self._rng, throttled)
             if delay > 0:
                 await asyncio.sleep(delay)
         cause = last.cause if last is not None else ""

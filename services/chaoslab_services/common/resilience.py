@@ -42,12 +42,16 @@ class RetryPolicy:
     max_attempts: int = 1
     base_backoff: float = 0.0
     max_backoff: float = 0.0
+    throttle_base_backoff: float | None = None  # after RESOURCE_EXHAUSTED; None = base_backoff
 
-    def backoff(self, attempt: int, rng: random.Random) -> float:
+    def backoff(self, attempt: int, rng: random.Random, throttled: bool = False) -> float:
         """Sleep before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
+        base = self.base_backoff
+        if throttled and self.throttle_base_backoff is not None:
+            base = self.throttle_base_backoff
         if self.mode == "fixed":
-            return self.base_backoff
-        capped = min(self.max_backoff, self.base_backoff * (2 ** (attempt - 1)))
+            return base
+        capped = min(self.max_backoff, base * (2 ** (attempt - 1)))
         if self.mode == "exponential":
             return capped
         if self.mode == "exponential_full_jitter":
@@ -60,6 +64,17 @@ class BudgetPolicy:
     ratio: float = 0.1            # retries may add this share of the requests in the window
     min_per_second: float = 5.0   # ...and always this many per second (low-traffic edges)
     window: float = 10.0
+
+
+@dataclass(frozen=True)
+class QuotaPolicy:
+    """The AWS SDKs' retry quota (standard mode): a token bucket per client."""
+
+    capacity: int = 500
+    retry_cost: int = 5           # a retry after a transient error (5xx, connection, DNS)
+    timeout_cost: int = 10        # ...after a timeout
+    throttle_cost: int = 5        # ...after throttling (our RESOURCE_EXHAUSTED)
+    success_increment: int = 1    # given back by a call that succeeded without retrying
 
 
 @dataclass(frozen=True)
@@ -92,10 +107,14 @@ class EdgePolicy:
     retry_budget: BudgetPolicy | None = None
     breaker: BreakerPolicy | None = None
     dns_cache: DnsCachePolicy = field(default_factory=DnsCachePolicy)
+    retry_quota: QuotaPolicy | None = None
+    adaptive_rate_limit: bool = False   # the SDKs' adaptive mode: client-side rate limiting
 
 
-_EDGE_KEYS = {"timeout", "dns_timeout", "retries", "retry_budget", "breaker", "dns_cache"}
-_RETRY_KEYS = {"mode", "max_attempts", "base_backoff", "max_backoff"}
+_EDGE_KEYS = {"timeout", "dns_timeout", "retries", "retry_budget", "breaker", "dns_cache",
+              "retry_quota", "adaptive_rate_limit"}
+_RETRY_KEYS = {"mode", "max_attempts", "base_backoff", "max_backoff", "throttle_base_backoff"}
+_QUOTA_KEYS = {"capacity", "retry_cost", "timeout_cost", "throttle_cost", "success_increment"}
 _BUDGET_KEYS = {"ratio", "min_per_second", "window"}
 _BREAKER_KEYS = {"consecutive_failures", "failure_rate", "min_requests", "window", "open_for",
                  "half_open_probes"}
@@ -146,7 +165,25 @@ def parse_edge(doc: dict[str, Any], where: str) -> EdgePolicy:
         max_attempts=1 if mode == "none" else attempts,
         base_backoff=_duration(r, "base_backoff", f"{where}.retries", 0.0),
         max_backoff=_duration(r, "max_backoff", f"{where}.retries", 10.0),
+        throttle_base_backoff=(_duration(r, "throttle_base_backoff", f"{where}.retries", 0.0)
+                               if "throttle_base_backoff" in r else None),
     )
+
+    quota = None
+    if doc.get("retry_quota"):
+        q = _check_keys(doc["retry_quota"], _QUOTA_KEYS, f"{where}.retry_quota")
+        w = f"{where}.retry_quota"
+        quota = QuotaPolicy(
+            capacity=_number(q, "capacity", w, 500, 1, integer=True),
+            retry_cost=_number(q, "retry_cost", w, 5, 0, integer=True),
+            timeout_cost=_number(q, "timeout_cost", w, 10, 0, integer=True),
+            throttle_cost=_number(q, "throttle_cost", w, 5, 0, integer=True),
+            success_increment=_number(q, "success_increment", w, 1, 0, integer=True),
+        )
+    adaptive = doc.get("adaptive_rate_limit", False)
+    if not isinstance(adaptive, bool):
+        raise ConfigError(f"policy {where}.adaptive_rate_limit: expected true or false, "
+                          f"got {adaptive!r}")
 
     budget = None
     if doc.get("retry_budget"):
@@ -190,7 +227,8 @@ def parse_edge(doc: dict[str, Any], where: str) -> EdgePolicy:
     )
     dns_timeout = min(_duration(doc, "dns_timeout", where, timeout), timeout)
     return EdgePolicy(timeout=timeout, dns_timeout=dns_timeout, retries=retries,
-                      retry_budget=budget, breaker=breaker, dns_cache=cache)
+                      retry_budget=budget, breaker=breaker, dns_cache=cache,
+                      retry_quota=quota, adaptive_rate_limit=adaptive)
 
 
 class PolicySet:
@@ -276,6 +314,106 @@ class RetryBudget:
             self._win.add(b=1.0)
             return True
         return False
+
+
+class RetryQuota:
+    """The SDK retry quota: a retry withdraws its cost, a success gives tokens back.
+
+    As in the AWS SDKs' standard mode: a call that succeeds after retries returns what its
+    retries took; one that succeeds first time adds ``success_increment``; a call that fails
+    returns nothing. An empty quota means the failed attempt is final (``budget_exhausted``),
+    so a long outage costs one attempt per call instead of ``max_attempts``.
+    """
+
+    def __init__(self, policy: QuotaPolicy) -> None:
+        self.policy = policy
+        self.available = policy.capacity
+
+    def cost(self, kind: str) -> int:
+        """``kind``: transient | timeout | throttle."""
+        p = self.policy
+        return {"timeout": p.timeout_cost, "throttle": p.throttle_cost}.get(kind, p.retry_cost)
+
+    def acquire(self, kind: str) -> int | None:
+        """Tokens withdrawn for one retry, or None when the quota cannot pay for it."""
+        cost = self.cost(kind)
+        if cost > self.available:
+            return None
+        self.available -= cost
+        return cost
+
+    def succeeded(self, spent: int) -> None:
+        give = spent if spent else self.policy.success_increment
+        self.available = min(self.policy.capacity, self.available + give)
+
+
+class AdaptiveRateLimiter:
+    """Client-side rate limiting of the SDKs' adaptive mode (CUBIC on throttling).
+
+    Off until the first throttling answer; then a token bucket whose fill rate drops to
+    ``BETA`` times the measured send rate at each throttle and grows back along a cubic
+    curve (CUBIC congestion control) while calls succeed, capped at twice the measured
+    rate. ``reserve`` takes a token and says how long to wait for it.
+    """
+
+    BETA = 0.7
+    SCALE = 0.4
+    MIN_FILL_RATE = 0.5
+    SMOOTH = 0.8
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        now = clock()
+        self.enabled = False
+        self.fill_rate = self.MIN_FILL_RATE
+        self._capacity = 1.0
+        self._tokens = 0.0
+        self._last_refill = now
+        self.measured_rate = 0.0
+        self._count = 0
+        self._bucket = int(now * 2) / 2
+        self._last_max = 0.0
+        self._last_throttle = now
+        self._k = 0.0
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self._capacity,
+                           self._tokens + (now - self._last_refill) * self.fill_rate)
+        self._last_refill = now
+
+    def reserve(self) -> float:
+        """Seconds to wait before sending (0 while disabled); the token is taken now."""
+        if not self.enabled:
+            return 0.0
+        now = self._clock()
+        self._refill(now)
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.fill_rate
+
+    def record(self, throttled: bool) -> None:
+        now = self._clock()
+        self._count += 1
+        bucket = int(now * 2) / 2
+        if bucket > self._bucket:
+            rate = self._count / (bucket - self._bucket)
+            self.measured_rate = rate * self.SMOOTH + self.measured_rate * (1 - self.SMOOTH)
+            self._count, self._bucket = 0, bucket
+        if throttled:
+            rate = min(self.measured_rate, self.fill_rate) if self.enabled \
+                else self.measured_rate
+            self._last_max = rate
+            self._k = (rate * (1 - self.BETA) / self.SCALE) ** (1 / 3)
+            self._last_throttle = now
+            new_rate = rate * self.BETA
+            self.enabled = True
+        else:
+            t = now - self._last_throttle
+            new_rate = self.SCALE * (t - self._k) ** 3 + self._last_max
+        self._refill(now)
+        new_rate = min(new_rate, 2 * self.measured_rate) if self.measured_rate else new_rate
+        self.fill_rate = max(new_rate, self.MIN_FILL_RATE)
+        self._capacity = max(new_rate, 1.0)
+        self._tokens = min(self._tokens, self._capacity)
 
 
 CLOSED, HALF_OPEN, OPEN = 0, 1, 2
