@@ -214,8 +214,9 @@ class Reconciler:
         )
 
     def _client_addresses(self, decided: planner.Plan) -> dict[FaultRef, frozenset[str]]:
-        """Pod IPs per pod-selecting fault; the pods are listed only when one exists."""
-        scenarios = [d.scenario for d in decided.decisions if d.scenario is not None]
+        """Pod IPs per pod-selecting fault of the active set; pods are listed only then (a
+        finished scenario's object costs no listing, and its pod events no pass)."""
+        scenarios = list(decided.active)
         self._selects_pods = any(
             f.clients is not None and f.clients.selects_pods for s in scenarios for f in s.faults)
         if not self._selects_pods:
@@ -231,9 +232,10 @@ class Reconciler:
 
     def _record_scopes(self, decided: planner.Plan,
                        addresses: dict[FaultRef, frozenset[str]]) -> None:
-        """status.clients (the `kubectl get -o wide` column), written only when it changes."""
+        """status.clients (the `kubectl get -o wide` column) of the active scenarios, written
+        only when it changes; a finished scenario keeps the scope it last had."""
         for d in decided.decisions:
-            if d.scenario is None or d.observed.deleting:
+            if d.scenario is None or d.observed.deleting or not d.active:
                 continue
             summary = scope_summary(d.scenario, addresses)
             if (d.observed.manifest.get("status") or {}).get("clients") != summary:
