@@ -65,6 +65,7 @@ def dependencies(service: str, region: str) -> tuple[str, ...]:
         "iam": (f"dynamodb.{region}", f"kms.{region}"),
         "lambda": ("iam", "sts", f"s3.{region}", f"dynamodb.{region}", f"cloudwatch.{region}"),
         "cloudwatch": ("iam", f"dynamodb.{region}"),
+        "ec2": (f"dynamodb.{region}",),   # DWFM's host leases
     }[service]
 
 
@@ -73,6 +74,7 @@ def stub_class(key: str) -> type:
     from chaoslab_services.protos import (
         cloudwatch_pb2_grpc,
         dynamodb_pb2_grpc,
+        ec2_pb2_grpc,
         iam_pb2_grpc,
         kms_pb2_grpc,
         lambda_pb2_grpc,
@@ -89,6 +91,7 @@ def stub_class(key: str) -> type:
         "s3": s3_pb2_grpc.S3Stub,
         "lambda": lambda_pb2_grpc.LambdaStub,
         "cloudwatch": cloudwatch_pb2_grpc.CloudWatchStub,
+        "ec2": ec2_pb2_grpc.EC2Stub,
     }[svc]
 
 

@@ -135,7 +135,8 @@ class ServiceProcess:
 
     def __init__(self, key: str, name: str, workdir: Path, *, endpoints: Path, dns: str,
                  port: int, profile: str | None = None, policy: Path | None = None,
-                 config: Path | None = None, allowed_networks: str | None = None) -> None:
+                 config: Path | None = None, allowed_networks: str | None = None,
+                 service: tuple[str, str] | None = None) -> None:
         self.key, self.name = key, name
         self.port = port
         self.http_port = free_port()
@@ -143,7 +144,9 @@ class ServiceProcess:
         self.cmd = catalog.serve_command(
             key, endpoints=endpoints, dns=dns, listen=f"127.0.0.1:{port}",
             http=f"127.0.0.1:{self.http_port}", profile=profile, policy=policy, config=config,
-            allowed_networks=allowed_networks, python=sys.executable)
+            allowed_networks=allowed_networks, python=sys.executable) if service is None \
+            else _serve_any(service, endpoints=endpoints, dns=dns, port=port,
+                            http_port=self.http_port, profile=profile, config=config)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -200,10 +203,13 @@ class Lab:
     def __init__(self, workdir: Path, *, regions: tuple[str, ...] = ("us-east-1",),
                  profile: str | None = None, profiles: dict[str, str] | None = None,
                  policies: dict[str, Path] | None = None, configs: dict[str, Path] | None = None,
-                 ttl: int = 2, extra_records: dict[str, list[str]] | None = None) -> None:
+                 ttl: int = 2, extra_records: dict[str, list[str]] | None = None,
+                 only: tuple[str, ...] | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.keys = [e.key for e in catalog.PROCESSES if e.key == "iam" or e.region in regions]
+        if only is not None:  # a smaller lab: just these endpoint keys' processes
+            self.keys = [k for k in self.keys if k in only]
         self.ports = {key: free_port() for key in self.keys}
         self.endpoints = catalog.write_endpoints(self.workdir / "endpoints.yaml", self.ports)
         records = {e.fqdn: ["127.0.0.1"] for e in catalog.ENDPOINTS}
@@ -245,6 +251,19 @@ class Lab:
         proc.wait_ready()
         return proc
 
+    def start_service(self, service: str, region: str, name: str, *,
+                      config: Path | None = None, profile: str | None = None
+                      ) -> ServiceProcess:
+        """A process of a service the catalog does not list yet (EC2 before it joins the
+        lab), on its own port, its dependencies resolved through the lab's DNS."""
+        proc = ServiceProcess(f"{service}.{region}", name, self.workdir,
+                              endpoints=self.endpoints, dns=self.dns.address, port=free_port(),
+                              profile=profile, config=config, service=(service, region))
+        self.procs[name] = proc
+        proc.start()
+        proc.wait_ready()
+        return proc
+
     def address(self, key: str) -> str:
         return self.procs[key].address
 
@@ -277,6 +296,18 @@ class Lab:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _serve_any(service: tuple[str, str], *, endpoints: Path, dns: str, port: int,
+               http_port: int, profile: str | None, config: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "chaoslab_services", "serve", "--service", service[0],
+           "--region", service[1], "--listen", f"127.0.0.1:{port}",
+           "--http", f"127.0.0.1:{http_port}", "--dns", dns, "--endpoints", str(endpoints)]
+    if profile:
+        cmd += ["--profile", profile]
+    if config:
+        cmd += ["--config", str(config)]
+    return cmd
 
 
 def _tail(path: Path, n: int) -> str:

@@ -35,8 +35,15 @@ class ProbeServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
 
-    def _route(self, path: str) -> tuple[int, str, bytes]:
-        path = path.split("?", 1)[0]
+    def _route(self, method: str, target: str) -> tuple[int, str, bytes]:
+        path, _, query = target.partition("?")
+        # A service may add its own pages (EC2: instance metadata, the DWFM switch):
+        # ``runtime.http_routes`` maps a path prefix to ``handler(method, path, query)``.
+        for prefix, handler in getattr(self.runtime, "http_routes", {}).items():
+            if path.startswith(prefix):
+                return handler(method, path, query)
+        if method not in ("GET", "HEAD"):
+            return 405, "text/plain", b"method not allowed\n"
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self.runtime.metrics.registry)
         if path == "/healthz":
@@ -55,12 +62,12 @@ class ProbeServer:
                 if header in (b"\r\n", b"\n", b""):
                     break
             parts = line.decode("latin-1").split()
-            if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
+            if len(parts) < 2 or parts[0] not in ("GET", "HEAD", "POST"):
                 status, ctype, body = 405, "text/plain", b"method not allowed\n"
             else:
-                status, ctype, body = self._route(parts[1])
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
-                      503: "Service Unavailable"}[status]
+                status, ctype, body = self._route(parts[0], parts[1])
+            reason = {200: "OK", 400: "Bad Request", 404: "Not Found",
+                      405: "Method Not Allowed", 503: "Service Unavailable"}[status]
             head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
             writer.write(head.encode("latin-1"))

@@ -70,6 +70,8 @@ class Runtime:
                 self.policies.for_edge(config.service, key), self.resolver,
                 config.allowed_networks, self.metrics, self.log)
         self.ready = False
+        # Extra HTTP pages on --http: path prefix -> handler(method, path, query) (EC2).
+        self.http_routes: dict[str, Callable[[str, str, str], tuple[int, str, bytes]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._starters: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
@@ -204,6 +206,7 @@ SERVICE_MODULES = {
     "s3": "chaoslab_services.s3.server",
     "lambda": "chaoslab_services.lambda_.server",
     "cloudwatch": "chaoslab_services.cloudwatch.server",
+    "ec2": "chaoslab_services.ec2.server",
 }
 
 

@@ -1,0 +1,1 @@
+"""EC2 stand-in: RunInstances/DescribeInstances, instance metadata, and DWFM host leases."""
