@@ -117,6 +117,12 @@ def test_bad_fields_are_invalid_argument(small):
         code, details = code_of(lambda f=fields: stub.DescribeInstances(
             ec2_pb2.DescribeInstancesRequest(**f), timeout=5))
         assert code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith(name), details
+    # bytes that are no RunInstancesRequest at all: DecodeGuard's INVALID_ARGUMENT
+    raw = grpc.insecure_channel(small.address).unary_unary(
+        "/chaoslab.ec2.v1.EC2/RunInstances", request_serializer=None,
+        response_deserializer=None)
+    code, details = code_of(lambda: raw(b"\x0a\x05ok\xff\xfe\xc3", timeout=5))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "undecodable" in details, details
     assert small.http("/latest/meta-data/instance-id")[0] == 400
     assert small.http("/latest/meta-data/instance-id?instance=i-00000000000000000")[0] == 404
 
