@@ -56,6 +56,22 @@ class ScenarioReport:
     baseline: Stretch | None = None  # the nearest clean stretch before the injection
     tiers_back_at: float | None = None  # revert, or when the last tier it hit was back
     edge_amplification: list[EdgeAmplification] = field(default_factory=list)
+    # When CoreDNS answered this scenario's first fault (the plugin's own counter), to within
+    # one scrape: the injection the data plane performed, whatever path the Corefile took.
+    dns_effective_at: float | None = None
+
+    @property
+    def dns_lag_s(self) -> float | None:
+        """From the operator's injection to CoreDNS's first faulted answer."""
+        if self.dns_effective_at is None:
+            return None
+        return self.dns_effective_at - self.window.injected_at
+
+    def after_dns(self, i: TierImpact) -> float | None:
+        """A tier's time to impact counted from CoreDNS's first faulted answer."""
+        if i.first_impact_at is None or self.dns_effective_at is None:
+            return None
+        return max(0.0, i.first_impact_at - self.dns_effective_at)
 
     def shared(self) -> dict[str, list[str]]:
         """Degraded tier key -> the other scenarios it is shared with."""
@@ -85,8 +101,11 @@ class ScenarioReport:
             "baseline": self.baseline.to_json() if self.baseline else None,
             "baseline_note": baseline_note(self),
             "dns_faults_injected": {k: an._round(v) for k, v in self.dns_faults_injected.items()},
+            "dns_effective_at": self.dns_effective_at,
+            "dns_lag_s": an._round(self.dns_lag_s),
             "first_impact": [{"tier": i.tier.key, "at": i.first_impact_at,
-                              "after_injection_s": an._round(i.first_impact_after_s)}
+                              "after_injection_s": an._round(i.first_impact_after_s),
+                              "after_dns_fault_s": an._round(self.after_dns(i))}
                              for i in self.degraded()],
             "blast_radius": {
                 "degraded": [i.tier.key for i in self.degraded()],
@@ -281,7 +300,8 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
         scenarios.append(ScenarioReport(
             w, eval_end, impacts, amps, _dns_faults(data, times, w, eval_end), ttr,
             baseline=baseline, tiers_back_at=back if w.reverted_at is not None else None,
-            edge_amplification=edge_amps))
+            edge_amplification=edge_amps,
+            dns_effective_at=_dns_effective_at(data, times, w, eval_end)))
 
     report = Report(
         prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,
@@ -364,6 +384,25 @@ def _latency(data: Collected, which: str) -> dict[Tier, list[float]]:
 def _door_key(t: Tier) -> str:
     door = an.WORKFLOW_FRONT_DOORS[t.name]
     return door if door in an.GLOBAL_ENDPOINTS else f"{door}.{t.region}"
+
+
+def _dns_effective_at(data: Collected, times: Sequence[float], w: ScenarioWindow,
+                      eval_end: float) -> float | None:
+    """The earliest instant CoreDNS can have answered one of `w`'s faults: the start of the
+    first bin in which its `coredns_chaoslab_faults_injected_total` rose (never before the
+    injection). None when CoreDNS never answered one (or its counter was not scraped)."""
+    lo, hi = an.index_range(times, w.injected_at, eval_end)
+    first = None
+    for s in data.series.get("dns_faults", []):
+        if s.labels.get("scenario", "") != w.key:
+            continue
+        inc = an.increments(s.values)
+        hit = next((i for i in range(lo, min(hi, len(inc))) if inc[i] > 0), None)
+        if hit is not None and (first is None or hit < first):
+            first = hit
+    if first is None:
+        return None
+    return max(w.injected_at, times[first])
 
 
 def _dns_faults(data: Collected, times: Sequence[float], w: ScenarioWindow,

@@ -61,6 +61,11 @@ def summarize(report: Report) -> list[str]:
     return lines
 
 
+# A lag from injection to CoreDNS's first faulted answer worth a line of its own: more than
+# a scrape or two (the local lab's is ~0.2 s; a kubelet-synced ConfigMap's 10-90 s).
+DNS_LAG_NOTE_S = 2.0
+
+
 def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
     w = sc.window
     lines = []
@@ -73,6 +78,11 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
         proof = " (CoreDNS applied the fault to " + ", ".join(
             f"{n:,.0f} {mode}" for mode, n in sorted(sc.dns_faults_injected.items())) + " queries)"
     lines.append(f"{w.key}: {what} at {clock(w.injected_at)} UTC{proof}.")
+    lag = sc.dns_lag_s
+    late = lag is not None and lag > DNS_LAG_NOTE_S
+    if late:
+        lines.append(f"CoreDNS answered its first fault {lag:.1f} s after the injection: the "
+                     "Corefile took that long to reach CoreDNS.")
 
     degraded = sc.degraded()
     targets = {fqdn_tier(f.target) for f in w.faults}
@@ -84,9 +94,11 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
     fresh = [i for i in degraded if not i.degraded_at_injection]
     if fresh:
         first, rest = fresh[0], fresh[1:]
+        since_dns = (f", {sc.after_dns(first) or 0.0:.1f} s after CoreDNS's first faulted "
+                     "answer" if late else "")
         text = (f"{first.tier.label} degraded {first.first_impact_after_s or 0.0:.1f} s after "
-                f"the injection (availability down to {pct(first.min_availability)}"
-                f"{shared(first)})")
+                f"the injection{since_dns} (availability down to "
+                f"{pct(first.min_availability)}{shared(first)})")
         if rest:
             text += "; then " + ", ".join(
                 f"{i.tier.label} {after_injection(i.first_impact_after_s)} "

@@ -6,6 +6,7 @@ amplification per service-to-service edge with customers' direct calls apart."""
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from chaoslab_report.prom import Series
 from chaoslab_report.timeline import Fault, ScenarioWindow
 
 N = 120
+DDB = "dynamodb.us-east-1.aws.internal"
 RATE = 10.0  # requests a second at every tier
 
 
@@ -192,3 +194,44 @@ def test_the_html_says_why_a_scenario_was_aborted_and_what_times_count_from(
     data = report.to_json()["scenarios"][0]
     assert data["reason"] == "StopConditionBreached" and data["deleted"] is True
     assert data["stop_conditions"] == [{"query": "errors", "above": 0.9, "for": "30s"}]
+
+
+def _dns_faults(key: str, first: int, last: int) -> Series:
+    """CoreDNS's fault counter for scenario `key`: born at `first`, 5 faults a second (NaN on
+    the grid before it existed, as Prometheus's range query leaves it)."""
+    values = [math.nan] * first + list(_cumulative([5.0] * (last - first)))
+    values += [values[-1]] * (N - last)
+    return Series({"mode": "nodata", "scenario": key}, tuple(float(i) for i in range(N)),
+                  tuple(values))
+
+
+def test_time_to_impact_counts_from_coredns_s_first_faulted_answer() -> None:
+    # Injected at 10, but the Corefile reached CoreDNS only at ~22 (a kubelet-synced volume):
+    # its counter rises first at 23. IAM fails from 24.
+    iam = set(range(24, 40))
+    report = _report(_tier("iam", iam), [_window("slow", 10, 40, DDB)],
+                     dns_faults=[_dns_faults("default/slow", 23, 40)])
+    (sc,) = report.scenarios
+    assert sc.dns_effective_at == pytest.approx(22.0)
+    assert sc.dns_lag_s == pytest.approx(12.0)
+    first = sc.to_json()["first_impact"][0]
+    assert first["tier"] == "service:iam.us-east-1"
+    assert first["after_injection_s"] == pytest.approx(13.5, abs=0.6)
+    assert first["after_dns_fault_s"] == pytest.approx(1.5, abs=0.6)
+    lines = "\n".join(report.summary)
+    assert "CoreDNS answered its first fault 12.0 s after the injection" in lines, lines
+    assert "s after CoreDNS's first faulted answer" in lines
+
+
+def test_a_prompt_coredns_adds_no_line_and_none_without_its_counter() -> None:
+    iam = set(range(11, 20))
+    prompt = _report(_tier("iam", iam), [_window("fast", 10, 20, DDB)],
+                     dns_faults=[_dns_faults("default/fast", 11, 20)])
+    (sc,) = prompt.scenarios
+    assert sc.dns_lag_s == pytest.approx(0.0)
+    assert "CoreDNS answered its first fault" not in "\n".join(prompt.summary)
+    # Another scenario's counter is not this one's evidence.
+    other = _report(_tier("iam", iam), [_window("fast", 10, 20, DDB)],
+                    dns_faults=[_dns_faults("default/else", 11, 20)])
+    assert other.scenarios[0].dns_effective_at is None
+    assert other.scenarios[0].to_json()["first_impact"][0]["after_dns_fault_s"] is None
