@@ -170,14 +170,26 @@ def test_state_json_points_at_the_node(node: RunningNode) -> None:
 
 
 def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
+    jobs = {"chaoslab-services", "coredns", "chaoslab-operator", "chaoslab-loadtest"}
+    seen: list[list[dict]] = []
+
     def targets() -> list[dict]:
+        """Every target, once all are discovered and up: discovery is eventual, so a set
+        that is all up can still be missing pods Prometheus has not listed yet."""
         with urllib.request.urlopen(f"{node.state.prometheus}/api/v1/targets", timeout=5) as r:
             active = json.load(r)["data"]["activeTargets"]
-        return active if active and all(t["health"] == "up" for t in active) else []
+        seen.append(active)
+        services = [t for t in active if t["labels"]["job"] == "chaoslab-services"]
+        complete = jobs <= {t["labels"]["job"] for t in active} and len(services) == 6
+        return active if complete and all(t["health"] == "up" for t in active) else []
 
-    active = wait_for("every Prometheus target up", targets, 90, interval=2)
-    jobs = {t["labels"]["job"] for t in active}
-    assert {"chaoslab-services", "coredns", "chaoslab-operator", "chaoslab-loadtest"} <= jobs, jobs
+    try:
+        active = wait_for("every Prometheus target discovered and up", targets, 90, interval=2)
+    except pytest.fail.Exception:
+        last = seen[-1] if seen else []
+        pytest.fail("Prometheus's targets at the end: " + "; ".join(
+            f"{t['labels'].get('job')} {t['labels'].get('instance')} {t['health']} "
+            f"{t.get('lastError', '')}" for t in last))
     # values-minimal: one region, six service processes (iam answers sts too).
     services = [t for t in active if t["labels"]["job"] == "chaoslab-services"]
     assert len(services) == 6, [t["labels"] for t in services]
