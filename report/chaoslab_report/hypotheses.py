@@ -15,7 +15,6 @@ several series, a query Prometheus refuses, a window with no evaluation in it, o
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from xml.etree import ElementTree as ET
 from chaoslab_dns.model import Hypothesis, Window
 from chaoslab_dns.validate import ScenarioError, parse_hypotheses
 from chaoslab_report.prom import Prometheus, PrometheusError, Series
+from chaoslab_report.summary import clock
 
 # Violating evaluations kept as evidence (the count is always complete).
 MAX_EVIDENCE = 20
@@ -102,10 +102,6 @@ def _num(x: float | None) -> float | str | None:
     if x is None or math.isfinite(x):
         return x
     return "+Inf" if x > 0 else "-Inf"
-
-
-def clock(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S")
 
 
 def window_of(h: Hypothesis, injected_at: float, reverted_at: float | None,
