@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,6 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 import synthetic_lab as lab  # noqa: E402
 
 from chaoslab.testkit import prometheus  # noqa: E402
-from chaoslab.toolpaths import tool  # noqa: E402
 from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import from_ledger  # noqa: E402
 
@@ -98,15 +96,12 @@ def main() -> int:
         start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
         t = time.perf_counter()
         text = openmetrics(start, seconds, period)
-        (work / "data.om").write_text(text)
         gen = time.perf_counter() - t
         samples = text.count("\n") - 1
         t = time.perf_counter()
-        subprocess.run([str(tool("promtool")), "tsdb", "create-blocks-from", "openmetrics",
-                        str(work / "data.om"), str(work / "data")], check=True,
-                       capture_output=True, timeout=600)
+        data = prometheus.backfill(text, work)
         backfill = time.perf_counter() - t
-        prom = prometheus.start(work / "prom", {}, data_dir=work / "data")
+        prom = prometheus.start(work / "prom", {}, data_dir=data)
         try:
             t = time.perf_counter()
             timeline = from_ledger([ledger(start, args.scenarios, period)])

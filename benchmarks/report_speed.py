@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,15 +26,10 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 import synthetic_lab as lab  # noqa: E402
 
 from chaoslab.testkit import prometheus  # noqa: E402
-from chaoslab.toolpaths import tool  # noqa: E402
 from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import Fault, ScenarioWindow  # noqa: E402
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
-
-
-def promtool() -> Path:
-    return tool("promtool")  # from Debian's prometheus package, via `make tools`
 
 
 def openmetrics(start: float, seconds: int, stretch: float) -> str:
@@ -78,15 +72,12 @@ def main() -> int:
         start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
         t = time.perf_counter()
         text = openmetrics(start, seconds, stretch)
-        (work / "data.om").write_text(text)
         gen = time.perf_counter() - t
         samples = text.count("\n") - 1
         t = time.perf_counter()
-        subprocess.run([str(promtool()), "tsdb", "create-blocks-from", "openmetrics",
-                        str(work / "data.om"), str(work / "data")], check=True,
-                       capture_output=True, timeout=600)
+        data = prometheus.backfill(text, work)
         backfill = time.perf_counter() - t
-        prom = prometheus.start(work / "prom", {}, data_dir=work / "data")
+        prom = prometheus.start(work / "prom", {}, data_dir=data)
         try:
             timeline = [ScenarioWindow(*lab.SCENARIO, injected_at=start + lab.INJECT * stretch,
                                        reverted_at=start + lab.REVERT * stretch,

@@ -7,6 +7,7 @@ scrape interval like the local lab's.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,3 +52,14 @@ def start(workdir: Path, targets: Mapping[str, str] | None = None, interval: str
                lambda: requests.get(f"{url}/-/ready", timeout=1).status_code == 200,
                timeout, [proc])
     return LocalPrometheus(url, proc, data_dir)
+
+
+def backfill(openmetrics: str, workdir: Path) -> Path:
+    """A TSDB holding `openmetrics` (text ending in `# EOF`), made with promtool, for
+    `start(..., data_dir=)`: a long synthetic history in seconds, without scraping it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    source, data = workdir / "data.om", workdir / "data"
+    source.write_text(openmetrics)
+    subprocess.run([str(tool("promtool")), "tsdb", "create-blocks-from", "openmetrics",
+                    str(source), str(data)], check=True, capture_output=True, timeout=600)
+    return data
