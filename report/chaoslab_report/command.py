@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chaoslab_dns import durations
 from chaoslab_report.build import Report, build_report
 from chaoslab_report.hypotheses import (
     Declared,
@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--since", metavar="TIME",
                    help="window start: RFC 3339, unix seconds, or a duration ago (15m)")
     p.add_argument("--until", metavar="TIME", help="window end (same forms; default: now)")
-    p.add_argument("--slo", type=_fraction, default=0.99,
+    p.add_argument("--slo", type=slo_fraction, default=0.99,
                    help="availability objective, 0..1 (default: %(default)s)")
     p.add_argument("--hold", type=float, default=10.0, metavar="SECONDS",
                    help="recovered = at or above the SLO for this long (default: %(default)s)")
@@ -73,23 +73,23 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _fraction(text: str) -> float:
+def slo_fraction(text: str) -> float:
+    """An availability objective for --slo: strictly between 0 and 1."""
     value = float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"--slo must be between 0 and 1, got {text!r}")
     return value
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
 def parse_when(text: str, now: float) -> float:
-    """'2025-10-20T07:11:00Z', '1760944260' or '15m' / '1h30m' / '90s' (that long ago)."""
+    """'2025-10-20T07:11:00Z', '1760944260' or '15m' / '1h30m' / '90s' (that long ago, in the
+    scenarios' duration grammar)."""
     text = text.strip()
-    m = _DURATION.match(text)
-    if text and m and any(m.groups()):
-        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-        return now - (h * 3600 + mi * 60 + s)
+    if text != "0":  # "0" alone is unix time 0, not "zero seconds ago"
+        try:
+            return now - durations.parse_duration(text)
+        except durations.DurationError:
+            pass
     try:
         return float(text)
     except ValueError:

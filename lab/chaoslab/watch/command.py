@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from chaoslab.watch.frame import Snapshot, render
+from chaoslab_report.command import slo_fraction
 
 DESCRIPTION = """\
 A live terminal view of a running lab, redrawn every second: the OutageScenarios and
@@ -61,13 +62,6 @@ def _positive(text: str) -> float:
     return value
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
 def _seconds(text: str) -> int:
     value = int(text)
     if not 4 <= value <= 3600:
@@ -94,7 +88,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--history", type=_seconds, default=60, metavar="SECONDS",
                    help="seconds of history in the sparklines, 1 s a character, as the "
                    "width allows (default: %(default)s)")
-    p.add_argument("--slo", type=_fraction, default=0.99,
+    p.add_argument("--slo", type=slo_fraction, default=0.99,
                    help="availability objective: below it a tier is DEGRADED "
                    "(default: %(default)s)")
     p.add_argument("--timeout", type=_positive, default=2.0, metavar="SECONDS",
