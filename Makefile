@@ -9,6 +9,8 @@ BIN    := $(VENV)/bin
 LAB    ?= kind
 OUT    ?= reports/latest
 PYTEST_ARGS ?=
+# Two xdist workers: labs one at a time on one, the light tests beside (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 
 # What the local lab and `make demo` run: no Helm (charts), Chromium (the report's browser
 # test), dig or tmux (tests), so a first game day does not wait for them.
@@ -43,7 +45,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed ## the Python environment (.venv)
 
 test: tools node-tools node-images venv ## the whole test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 demo: lab-tools venv ## the flagship game day on a local lab; report in $(OUT)
 	$(BIN)/chaoslab demo --out $(OUT)

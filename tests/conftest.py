@@ -2,17 +2,19 @@
 
 Tests never skip for a missing tool: `make test` installs the tools first, and a test
 run without them fails with a message that names `make tools`.
+Each test gets its xdist group here (`chaoslab.testkit.suite`: labs one at a time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from chaoslab import controlplane
 from chaoslab.controlplane import ControlPlane
+from chaoslab.testkit.suite import xdist_group
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,11 @@ def control_plane_factory(
     yield make
     for cp in started:
         cp.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(str(config.rootpath))
+    for item in items:
+        module = PurePosixPath(Path(str(item.path)).relative_to(root)).as_posix()
+        slow = item.get_closest_marker("slow") is not None
+        item.add_marker(pytest.mark.xdist_group(xdist_group(module, slow)))

@@ -1,0 +1,40 @@
+"""How `make test` schedules the suite: labs one at a time, light tests beside them.
+
+`make test` runs two pytest-xdist workers (`--dist loadgroup`). On a machine of two cores,
+two labs at once make each other's timings flaky, so every module that starts many processes
+(a fleet of services, Locust, a local or node lab, a Go build) is in one group, `lab`, which
+one worker runs in order; every other module is a group of its own (its module fixtures start
+once) and runs on whichever worker is free. `tests/test_suite_groups.py` checks that a module
+using a lab harness is in the list.
+"""
+
+from __future__ import annotations
+
+# Test modules that start many processes (beyond one CoreDNS, Prometheus or control plane):
+# whole folders, or single modules. Anything marked `slow` is one too.
+LAB_FOLDERS = ("tests/node",)
+LAB_MODULES = frozenset({
+    "tests/dns/test_dns_go.py",  # compiles the plugin
+    "tests/experiments/test_retry_storm.py",
+    "tests/lab/test_clean_shutdown.py", "tests/lab/test_client_scope.py",
+    "tests/lab/test_demo.py", "tests/lab/test_game_day_report.py",
+    "tests/lab/test_lab_failures.py", "tests/lab/test_local_lab.py",
+    "tests/lab/test_session_report.py", "tests/lab/test_soak.py",
+    "tests/lab/test_watch_live.py",
+    "tests/loadtest/test_locust.py",
+    "tests/operator/test_crash_safety.py",  # 30 timed kill-and-restart lifecycles
+    "tests/report/test_browser.py", "tests/report/test_check_on_lab.py",
+    "tests/scenarios/test_library.py",
+    "tests/services/test_svc_api.py", "tests/services/test_svc_cascade.py",
+    "tests/services/test_svc_dns.py",
+    "tests/services/test_svc_ec2.py", "tests/services/test_svc_fuzz.py",
+    "tests/services/test_svc_regions.py", "tests/services/test_svc_retry_modes.py",
+    "tests/services/test_svc_wire_fuzz.py",
+})
+
+
+def xdist_group(module: str, slow: bool) -> str:
+    """The xdist group of a test module (a path relative to the repository)."""
+    if slow or module in LAB_MODULES or module.startswith(LAB_FOLDERS):
+        return "lab"
+    return module
