@@ -17,6 +17,12 @@ Every rule carries its scenario's absolute end (``until 2026-12-01T19:00:00Z``, 
 milliseconds when they are not zero), so CoreDNS stops applying it by itself once it has
 passed, even if no operator is left to rewrite the Corefile. A scenario without an end
 (``Scenario.until``) is refused rather than compiled into a fault that could last forever.
+
+A phased scenario (``spec.phases``) is compiled whole: each fault carries its phase's
+absolute window (``from`` the phase's start, omitted for a phase that begins at injection,
+``until`` its end), so CoreDNS's own clock switches phases with no Corefile write, on time
+even when the operator is slow or gone. The text depends only on the scenario and its
+injection time, so it does not change at a phase boundary.
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ _SCENARIO_KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/[a-z0-9](?:[a-z0-9.
 _PROBABILITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:e-[0-9]+)?")
 _DURATION = re.compile(r"(?:[0-9]+(?:h|m|s|ms|us|ns))+")
 _UNTIL = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z"
-_SAFE_LINE = re.compile(rf"chaoslab \{{|\}}|fault(?: [a-z0-9*./:,-]+| until {_UNTIL})+")
+_SAFE_LINE = re.compile(rf"chaoslab \{{|\}}|fault(?: [a-z0-9*./:,-]+| (?:from|until) {_UNTIL})+")
 # The plugin's limit of entries in one `clients` clause (dns/coredns/chaoslab/README.md).
 MAX_CLIENTS = 4096
 # The years the plugin accepts in `until` (dns/coredns/chaoslab/parse.go).
@@ -165,11 +171,12 @@ def clients_token(entries: Iterable[str]) -> str:
 
 
 def fault_line(fault: Fault, scenario_key: str, until: float,
-               pod_addresses: Collection[str] = ()) -> str:
+               pod_addresses: Collection[str] = (), start: float | None = None) -> str:
     """The plugin's ``fault`` line for one fault (see dns/coredns/chaoslab/README.md).
 
     ``pod_addresses`` are the resolved pod IPs of a pod-selecting ``clients`` scope; the
     line's ``clients`` clause is them plus the scope's cidrs (``none`` when both are empty).
+    ``start``: the absolute start of a later phase (``from``); None applies from the load.
     """
     if not _TARGET.fullmatch(fault.target) or len(fault.target) > 253:
         raise CorefileError(f"target {fault.target!r} is not a valid DNS name")
@@ -200,6 +207,10 @@ def fault_line(fault: Fault, scenario_key: str, until: float,
         parts += ["redirect", address]
     elif fault.redirect_to is not None:
         raise CorefileError(f"redirect address given for mode {mode.value}")
+    if start is not None:
+        if round(start * 1000) >= round(until * 1000):
+            raise CorefileError(f"start {start!r} is not before the end {until!r}")
+        parts += ["from", format_until(start)]
     parts += ["until", format_until(until)]
     if fault.clients is not None:
         parts += ["clients", clients_token([*pod_addresses, *fault.clients.cidrs])]
@@ -221,7 +232,21 @@ def _until(scenario: Scenario) -> float:
 Addresses = Mapping[tuple[str, int], Collection[str]]
 
 
+def _window(scenario: Scenario, index: int) -> tuple[float | None, float]:
+    """Fault ``index``'s absolute (from, until): its phase's window, ``from`` omitted when the
+    phase begins at injection (the rule applies once loaded, as an unphased one does)."""
+    until = _until(scenario)
+    if not scenario.phases:
+        return None, until
+    injected = scenario.injected_at
+    if injected is None:
+        injected = until - scenario.duration
+    start, end = scenario.fault_windows()[index]
+    return (None if start == 0 else injected + start), injected + end
+
+
 def _fault_lines(scenarios: Iterable[Scenario], addresses: Addresses | None = None) -> list[str]:
+    """Every phase of every scenario at once: CoreDNS's clock switches between them."""
     seen: set[str] = set()
     items: list[tuple[Scenario, int, Fault]] = []
     for scenario in scenarios:
@@ -231,8 +256,11 @@ def _fault_lines(scenarios: Iterable[Scenario], addresses: Addresses | None = No
         _until(scenario)
         items.extend((scenario, i, f) for i, f in enumerate(scenario.faults))
     got = addresses or {}
-    return [fault_line(f, s.key, _until(s), got.get((s.key, i), ()))
-            for s, i, f in sorted(items, key=_precedence)]
+    lines = []
+    for s, i, f in sorted(items, key=_precedence):
+        start, until = _window(s, i)
+        lines.append(fault_line(f, s.key, until, got.get((s.key, i), ()), start))
+    return lines
 
 
 def compile_corefile(base: str, scenarios: Iterable[Scenario],

@@ -13,12 +13,15 @@ from enum import StrEnum
 
 __all__ = [
     "Clients",
+    "ConcurrencyPolicy",
     "Fault",
+    "FaultPhase",
     "Hypothesis",
     "LabelRequirement",
     "Mode",
     "OnError",
     "Scenario",
+    "Schedule",
     "StopCondition",
     "Window",
 ]
@@ -134,8 +137,49 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class FaultPhase:
+    """One entry of ``spec.phases``: its own faults for its own duration, after a gap.
+
+    Offsets count from the scenario's injection, so a phase is a fixed window of it; the
+    compiler writes every phase at once with absolute ``from``/``until`` and CoreDNS's
+    clock switches between them.
+    """
+
+    name: str  # spec.phases[i].name, default "phase <i+1>"
+    faults: tuple[Fault, ...]
+    start: float  # seconds after injection: previous phase's end + startAfter
+    duration: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+class ConcurrencyPolicy(StrEnum):
+    """What a schedule's tick does while its previous run is still going."""
+
+    FORBID = "Forbid"  # skip the tick (the default: runs never overlap)
+    ALLOW = "Allow"  # start another run beside it
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``spec.schedule``: start a run (a child OutageScenario) at every cron tick, in UTC."""
+
+    cron: str  # five fields, checked by chaoslab_dns.cron
+    concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
+    suspend: bool = False  # true: no tick starts a run
+    history_limit: int = 3  # finished runs kept (objects and status.runs)
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """One OutageScenario: which faults, when, for how long, and when to give up early."""
+    """One OutageScenario: which faults, when, for how long, and when to give up early.
+
+    A phased scenario (``spec.phases``) has ``phases``; its ``faults`` are every phase's
+    faults in order (so a fault's index is the same everywhere: compiler, client
+    addresses, status) and its ``duration`` runs from injection to the last phase's end.
+    """
 
     namespace: str
     name: str
@@ -149,6 +193,9 @@ class Scenario:
     # sets it at injection (``injected``), and the compiler writes it into every rule so the
     # plugin drops the rule by itself once it has passed.
     until: float | None = None
+    phases: tuple[FaultPhase, ...] = ()  # spec.phases; () for a scenario of spec.faults
+    injected_at: float | None = None  # epoch seconds; set with `until` by ``injected``
+    schedule: Schedule | None = None  # spec.schedule: this object only starts runs
 
     @property
     def key(self) -> str:
@@ -157,4 +204,20 @@ class Scenario:
 
     def injected(self, at: float) -> Scenario:
         """This scenario as injected at ``at`` (epoch seconds): it ends at ``at + duration``."""
-        return dataclasses.replace(self, until=at + self.duration)
+        return dataclasses.replace(self, until=at + self.duration, injected_at=at)
+
+    def fault_windows(self) -> tuple[tuple[float, float], ...]:
+        """Per fault (same index as ``faults``): its (start, end) in seconds after injection."""
+        if not self.phases:
+            return tuple((0.0, self.duration) for _ in self.faults)
+        return tuple((p.start, p.end) for p in self.phases for _ in p.faults)
+
+    def fault_field(self, index: int) -> str:
+        """Manifest path of fault ``index``: spec.faults[i] or spec.phases[p].faults[j]."""
+        if not self.phases:
+            return f"spec.faults[{index}]"
+        for p, phase in enumerate(self.phases):
+            if index < len(phase.faults):
+                return f"spec.phases[{p}].faults[{index}]"
+            index -= len(phase.faults)
+        raise IndexError(index)

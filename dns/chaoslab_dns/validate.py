@@ -15,15 +15,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .durations import DurationError, parse_duration
+from .cron import CronError, parse_cron
+from .durations import DurationError, format_duration, parse_duration
 from .model import (
     Clients,
+    ConcurrencyPolicy,
     Fault,
+    FaultPhase,
     Hypothesis,
     LabelRequirement,
     Mode,
     OnError,
     Scenario,
+    Schedule,
     StopCondition,
     Window,
 )
@@ -35,6 +39,8 @@ __all__ = [
     "MAX_DELAY",
     "MAX_DURATION",
     "MAX_FAULTS",
+    "MAX_HISTORY",
+    "MAX_PHASES",
     "ScenarioError",
     "parse_clients",
     "parse_hypotheses",
@@ -50,13 +56,18 @@ MAX_DELAY = 30.0  # seconds; longer is a timeout for every client anyway
 MAX_DURATION = 24 * 3600.0  # a game day, not a permanent outage
 MAX_HYPOTHESES = 16
 MAX_WITHIN = 3600.0  # an `after` grace longer than an hour is no recovery claim
+MAX_PHASES = 8  # steps of one game day; each compiles to its own rules
+MAX_HISTORY = 20  # finished runs a schedule keeps
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _K8S_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 _TOP_KEYS = {"apiVersion", "kind", "metadata", "spec", "status"}
-_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError", "hypotheses"}
+_SPEC_KEYS = {"faults", "startAfter", "duration", "stopConditions", "onError", "hypotheses",
+              "phases", "schedule"}
+_PHASE_KEYS = {"name", "faults", "startAfter", "duration"}
+_SCHEDULE_KEYS = {"cron", "concurrencyPolicy", "suspend", "historyLimit"}
 _FAULT_KEYS = {"target", "mode", "delay", "redirectTo", "probability", "clients"}
 _CLIENTS_KEYS = {"namespaces", "podSelector", "cidrs"}
 _SELECTOR_KEYS = {"matchLabels", "matchExpressions"}
@@ -426,27 +437,23 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
     body = _mapping(spec, "spec")
     _no_unknown_keys(body, _SPEC_KEYS, "spec")
 
-    raw_faults = body.get("faults")
-    if raw_faults is None:
-        raise ScenarioError("spec.faults", f"is required: 1 to {MAX_FAULTS} faults")
-    raw_faults = _sequence(raw_faults, "spec.faults")
-    if not 1 <= len(raw_faults) <= MAX_FAULTS:
-        raise ScenarioError(
-            "spec.faults", f"must hold 1 to {MAX_FAULTS} faults, got {len(raw_faults)}"
-        )
-    faults = tuple(_parse_fault(f, f"spec.faults[{i}]") for i, f in enumerate(raw_faults))
-
     start_after = 0.0
     if body.get("startAfter") is not None:
         start_after = _duration(body["startAfter"], "spec.startAfter")
 
-    if body.get("duration") is None:
-        raise ScenarioError("spec.duration", "is required, e.g. '2m' (at most 24h)")
-    duration = _duration(body["duration"], "spec.duration")
-    if not 0 < duration <= MAX_DURATION:
-        raise ScenarioError(
-            "spec.duration", f"must be more than 0s and at most 24h, got {_show(body['duration'])}"
-        )
+    phases: tuple[FaultPhase, ...] = ()
+    if body.get("phases") is not None:
+        for key in ("faults", "duration"):
+            if body.get(key) is not None:
+                raise ScenarioError(f"spec.{key}", (
+                    "cannot be given with spec.phases: each phase has its own faults and "
+                    "duration (move it into the phases, or remove spec.phases)"))
+        phases = _parse_phases(body["phases"])
+        faults = tuple(f for p in phases for f in p.faults)
+        duration = phases[-1].end
+    else:
+        faults = _parse_faults(body.get("faults"), "spec.faults")
+        duration = _parse_phase_duration(body.get("duration"), "spec.duration")
 
     raw_stops = body.get("stopConditions")
     stops: tuple[StopCondition, ...] = ()
@@ -466,6 +473,7 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
             )
         on_error = OnError(raw)
     hypotheses = parse_hypotheses(body.get("hypotheses"))
+    schedule = None if body.get("schedule") is None else _parse_schedule(body["schedule"])
     return Scenario(
         namespace=namespace,
         name=name,
@@ -475,7 +483,97 @@ def parse_spec(spec: Any, namespace: str, name: str) -> Scenario:
         stop_conditions=stops,
         on_error=on_error,
         hypotheses=hypotheses,
+        phases=phases,
+        schedule=schedule,
     )
+
+
+def _parse_faults(raw: Any, field: str) -> tuple[Fault, ...]:
+    if raw is None:
+        raise ScenarioError(field, f"is required: 1 to {MAX_FAULTS} faults"
+                            + (" (or spec.phases instead)" if field == "spec.faults" else ""))
+    raw = _sequence(raw, field)
+    if not 1 <= len(raw) <= MAX_FAULTS:
+        raise ScenarioError(field, f"must hold 1 to {MAX_FAULTS} faults, got {len(raw)}")
+    return tuple(_parse_fault(f, f"{field}[{i}]") for i, f in enumerate(raw))
+
+
+def _parse_phase_duration(raw: Any, field: str) -> float:
+    if raw is None:
+        raise ScenarioError(field, "is required, e.g. '2m' (at most 24h)")
+    duration = _duration(raw, field)
+    if not 0 < duration <= MAX_DURATION:
+        raise ScenarioError(field, f"must be more than 0s and at most 24h, got {_show(raw)}")
+    return duration
+
+
+def _parse_phases(raw: Any) -> tuple[FaultPhase, ...]:
+    """``spec.phases``: one after another, each after its own gap; 24 h in all at most."""
+    items = _sequence(raw, "spec.phases")
+    if not 1 <= len(items) <= MAX_PHASES:
+        raise ScenarioError("spec.phases", f"must hold 1 to {MAX_PHASES} phases, got {len(items)}")
+    out: list[FaultPhase] = []
+    at = 0.0
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        field = f"spec.phases[{i}]"
+        body = _mapping(item, field)
+        _no_unknown_keys(body, _PHASE_KEYS, field)
+        name = body.get("name", f"phase {i + 1}")
+        if (not isinstance(name, str) or not name.strip() or len(name) > 64
+                or _CONTROL.search(name)):
+            raise ScenarioError(f"{field}.name",
+                                f"must be 1 to 64 characters on one line, got {_show(name)}")
+        if name in names:
+            raise ScenarioError(f"{field}.name", f"{name!r} is used twice: names must be unique")
+        names.add(name)
+        gap = 0.0
+        if body.get("startAfter") is not None:
+            gap = _duration(body["startAfter"], f"{field}.startAfter")
+            if gap > MAX_DURATION:
+                raise ScenarioError(f"{field}.startAfter",
+                                    f"must be at most 24h, got {_show(body['startAfter'])}")
+        faults = _parse_faults(body.get("faults"), f"{field}.faults")
+        duration = _parse_phase_duration(body.get("duration"), f"{field}.duration")
+        if duration < 1:
+            raise ScenarioError(f"{field}.duration", (
+                f"must be at least 1s, got {_show(body['duration'])} (phases switch on "
+                "CoreDNS's clock, to the second)"))
+        out.append(FaultPhase(name=name, faults=faults, start=at + gap, duration=duration))
+        at += gap + duration
+    if at > MAX_DURATION:
+        raise ScenarioError("spec.phases", (
+            f"the phases with their gaps last {format_duration(at)}: the whole scenario must "
+            "be at most 24h (shorten a phase or a startAfter)"))
+    return tuple(out)
+
+
+def _parse_schedule(raw: Any) -> Schedule:
+    """``spec.schedule``: a cron in UTC, a concurrency policy, suspend, how many runs kept."""
+    body = _mapping(raw, "spec.schedule")
+    _no_unknown_keys(body, _SCHEDULE_KEYS, "spec.schedule")
+    if body.get("cron") is None:
+        raise ScenarioError("spec.schedule.cron", "is required, e.g. '0 9 * * 1-5' (UTC)")
+    try:
+        cron = parse_cron(body["cron"]).text
+    except CronError as exc:
+        raise ScenarioError("spec.schedule.cron", str(exc)) from None
+    policy = ConcurrencyPolicy.FORBID
+    if body.get("concurrencyPolicy") is not None:
+        raw_policy = body["concurrencyPolicy"]
+        if raw_policy not in ConcurrencyPolicy._value2member_map_:
+            raise ScenarioError("spec.schedule.concurrencyPolicy", (
+                f"invalid value {_show(raw_policy)}: want Forbid (the default: skip a tick "
+                "while a run is going) or Allow"))
+        policy = ConcurrencyPolicy(raw_policy)
+    suspend = body.get("suspend", False)
+    if not isinstance(suspend, bool):
+        raise ScenarioError("spec.schedule.suspend", f"must be true or false, got {_show(suspend)}")
+    limit = body.get("historyLimit", 3)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
+        raise ScenarioError("spec.schedule.historyLimit",
+                            f"must be a whole number from 1 to {MAX_HISTORY}, got {_show(limit)}")
+    return Schedule(cron=cron, concurrency_policy=policy, suspend=suspend, history_limit=limit)
 
 
 def parse_scenario(obj: Any) -> Scenario:
