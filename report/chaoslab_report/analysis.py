@@ -29,47 +29,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from chaoslab_report.model import (
+    MIN_BASELINE_S,
+    Amplification,
+    EdgeAmplification,
+    Stretch,
+    Tier,
+    TierImpact,
+)
 from chaoslab_report.prom import Series
 from chaoslab_report.queries import SERVER_ERROR_CODES
 from chaoslab_report.timeline import ScenarioWindow
 
 GLOBAL_REGION = "us-east-1"
 GLOBAL_ENDPOINTS = {"iam": "iam", "sts": "iam"}  # endpoint key -> service of the process
-SERVICE_NAMES = {"dynamodb": "DynamoDB", "iam": "IAM", "kms": "KMS", "s3": "S3",
-                 "lambda": "Lambda", "cloudwatch": "CloudWatch"}
-WORKFLOW_NAMES = {"signin": "sign-in", "invoke": "invoke", "metrics": "metrics",
-                  "items": "items"}
 # The customers' front door for each workflow (chaoslab_loadtest.config: FRONT_DOORS).
 WORKFLOW_FRONT_DOORS = {"signin": "iam", "invoke": "lambda", "metrics": "cloudwatch",
                         "items": "dynamodb"}
 MONTH = 30 * 86400.0
-
-
-@dataclass(frozen=True, order=True)
-class Tier:
-    kind: str  # "service" | "workflow"
-    name: str  # service name ("iam") or workflow name ("signin")
-    region: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.name}.{self.region}"
-
-    @property
-    def label(self) -> str:
-        if self.kind == "service":
-            return f"{SERVICE_NAMES.get(self.name, self.name)} ({self.region})"
-        return f"customers: {WORKFLOW_NAMES.get(self.name, self.name)} ({self.region})"
-
-    @property
-    def short(self) -> str:
-        """Label for the dependency graph's nodes."""
-        if self.kind == "service":
-            return f"{SERVICE_NAMES.get(self.name, self.name)}\n{self.region}"
-        return f"{WORKFLOW_NAMES.get(self.name, self.name)}\n{self.region}"
 
 
 def endpoint_tier(key: str) -> Tier:
@@ -219,7 +199,7 @@ def availability(c: Counts, smooth: int = 1) -> list[float]:
 
 # --- per-tier findings ----------------------------------------------------------------------
 
-def _bins(c: Counts, avail: Sequence[float]) -> list[tuple[float, float, float]]:
+def traffic_bins(c: Counts, avail: Sequence[float]) -> list[tuple[float, float, float]]:
     """(start, end, availability) of every bin that has traffic, in time order."""
     return [(c.start[i], c.end[i], a) for i, a in enumerate(avail)
             if not math.isnan(a) and not math.isnan(c.end[i])]
@@ -273,59 +253,7 @@ def peak(values: Sequence[float]) -> float | None:
     return max(finite) if finite else None
 
 
-@dataclass
-class TierImpact:
-    """What one scenario did to one tier."""
-
-    tier: Tier
-    degraded: bool
-    first_impact_at: float | None = None
-    first_impact_after_s: float | None = None
-    min_availability: float | None = None
-    availability_during: float | None = None
-    baseline_availability: float | None = None
-    seconds_below_slo: float = 0.0
-    requests_during: float = 0.0
-    failed_during: float = 0.0
-    recovered_at: float | None = None
-    recovery_after_revert_s: float | None = None
-    burn_rate: float | None = None  # error ratio / (1 - SLO) over the scenario
-    budget_month_used: float | None = None  # share of a 30-day budget at baseline traffic
-    p99_baseline_s: float | None = None
-    p99_peak_s: float | None = None
-    # other scenarios (NS/NAME) whose impact window was open while this tier was below the SLO
-    shared_with: list[str] = field(default_factory=list)
-    # below the SLO in the last interval before the injection (another outage's, or noise):
-    # its first impact is then no effect of this scenario's faults alone
-    degraded_at_injection: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        d = {k: _round(v) for k, v in self.__dict__.items() if k not in ("tier", "shared_with")}
-        d["shared_with"] = list(self.shared_with)
-        d["tier"] = self.tier.key
-        d["label"] = self.tier.label
-        return d
-
-
 # --- impact windows and baselines -------------------------------------------------------------
-
-MIN_BASELINE_S = 5.0  # a shorter clean stretch says too little to be a baseline
-
-
-@dataclass(frozen=True)
-class Stretch:
-    """[start, end) in unix seconds."""
-
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-    def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "seconds": _round(self.seconds)}
-
 
 Bins = Sequence[tuple[float, float, float]]
 
@@ -404,7 +332,7 @@ def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: Scen
         base_lo, base_hi = index_range(times, baseline.start, baseline.end)
     good_b, bad_b = counts.total(base_lo, base_hi)
     baseline = good_b / (good_b + bad_b) if good_b + bad_b else None
-    every_bin = _bins(counts, avail)
+    every_bin = traffic_bins(counts, avail)
     bins = [b for b in every_bin if b[0] < eval_end]
     first = first_breach(bins, inj, eval_end, slo)
     imp = TierImpact(tier, degraded=first is not None, baseline_availability=baseline)
@@ -440,32 +368,6 @@ def tier_impact(tier: Tier, times: Sequence[float], counts: Counts, window: Scen
 
 
 # --- amplification --------------------------------------------------------------------------
-
-@dataclass
-class Amplification:
-    """Retry amplification at one dependency tier over one scenario."""
-
-    tier: Tier
-    intended: float  # logical calls its callers meant to make (scenario window)
-    attempts: float  # attempts they made, retries included
-    received: float  # requests the tier received (customers' direct calls included)
-    baseline_received_per_intended: float | None
-    attempts_per_intended: float | None
-    received_per_intended: float | None
-    peak_attempts_per_intended: float | None
-    peak_received_per_intended: float | None
-    peak_received_at: float | None
-    # Front doors only: what the tier received beyond its service callers' attempts, i.e.
-    # customers' direct calls, per second over the scenario and over the baseline.
-    customer_calls_per_s: float | None = None
-    baseline_customer_calls_per_s: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        d = {k: _round(v) for k, v in self.__dict__.items() if k != "tier"}
-        d["tier"] = self.tier.key
-        d["label"] = self.tier.label
-        return d
-
 
 def rolling_ratio(num: Sequence[float], den: Sequence[float], width: int,
                   min_den: float = 1.0) -> list[float]:
@@ -517,33 +419,6 @@ def amplification(tier: Tier, times: Sequence[float], intended: Sequence[float],
         customer_calls_per_s=per_s(lo, hi), baseline_customer_calls_per_s=per_s(base_lo, base_hi))
 
 
-@dataclass
-class EdgeAmplification:
-    """Retry amplification on one service-to-service edge over one scenario."""
-
-    client: Tier
-    dependency: Tier
-    intended: float  # logical calls the client meant to make
-    attempts: float  # attempts it made, retries included
-    attempts_per_intended: float | None
-    baseline_attempts_per_intended: float | None
-    peak_attempts_per_intended: float | None  # rolling `width` bins
-    peak_at: float | None
-
-    @property
-    def surge(self) -> float:
-        """Peak over the baseline ratio (1 when no baseline): how much worse than normal."""
-        return (self.peak_attempts_per_intended or 0.0) / (
-            self.baseline_attempts_per_intended or 1.0)
-
-    def to_json(self) -> dict[str, Any]:
-        d = {k: _round(v) for k, v in self.__dict__.items()
-             if k not in ("client", "dependency")}
-        d.update(client=self.client.key, dependency=self.dependency.key,
-                 label=f"{self.client.label} → {self.dependency.label}")
-        return d
-
-
 def edge_amplification(client: Tier, dependency: Tier, times: Sequence[float],
                        intended: Sequence[float], attempts: Sequence[float],
                        window: ScenarioWindow, eval_end: float, width: int = 5,
@@ -560,65 +435,3 @@ def edge_amplification(client: Tier, dependency: Tier, times: Sequence[float],
         baseline_attempts_per_intended=a_base / i_base if i_base else None,
         peak_attempts_per_intended=pk,
         peak_at=times[lo + ratio[lo:hi].index(pk)] if pk is not None else None)
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-def _round(v: Any) -> Any:
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return None
-        return round(v, 6)
-    return v
-
-
-def finite_or_none(values: Sequence[float]) -> list[float | None]:
-    return [_round(v) for v in values]
-
-
-@dataclass
-class Edge:
-    """A dependency edge seen in the data: `client` tier calls `dependency` tier."""
-
-    client: Tier
-    dependency: Tier
-    calls: float = 0.0
-    failed: float = 0.0
-    causes: dict[str, float] = field(default_factory=dict)  # over the whole report
-    calls_bins: list[float] = field(default_factory=list, repr=False)
-    failed_bins: list[float] = field(default_factory=list, repr=False)
-    cause_bins: dict[str, list[float]] = field(default_factory=dict, repr=False)
-
-    def add(self, inc: Sequence[float], failed: bool, cause: str = "") -> None:
-        if not self.calls_bins:
-            self.calls_bins, self.failed_bins = [0.0] * len(inc), [0.0] * len(inc)
-        total = sum(inc)
-        self.calls += total
-        for i, x in enumerate(inc):
-            self.calls_bins[i] += x
-            if failed:
-                self.failed_bins[i] += x
-        if failed:
-            self.failed += total
-            self.causes[cause] = self.causes.get(cause, 0.0) + total
-            bins = self.cause_bins.setdefault(cause, [0.0] * len(inc))
-            for i, x in enumerate(inc):
-                bins[i] += x
-
-    @property
-    def failure_ratio(self) -> float | None:
-        return self.failed / self.calls if self.calls else None
-
-    def failure_ratio_between(self, lo: int, hi: int) -> float | None:
-        calls = sum(self.calls_bins[lo:hi])
-        return sum(self.failed_bins[lo:hi]) / calls if calls else None
-
-    def causes_between(self, lo: int, hi: int) -> dict[str, float]:
-        """Failed calls by cause in bins [lo, hi): one scenario's, not the whole report's."""
-        return {k: sum(b[lo:hi]) for k, b in self.cause_bins.items() if sum(b[lo:hi]) > 0}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"client": self.client.key, "dependency": self.dependency.key,
-                "calls": _round(self.calls), "failed": _round(self.failed),
-                "failure_ratio": _round(self.failure_ratio),
-                "causes": {k: _round(v) for k, v in sorted(self.causes.items())}}

@@ -11,186 +11,19 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaoslab_report import analysis as an
-from chaoslab_report.analysis import (
-    Amplification,
-    Counts,
-    Edge,
-    EdgeAmplification,
-    Stretch,
-    Tier,
-    TierImpact,
-)
-from chaoslab_report.prom import Prometheus, Series
+from chaoslab_report.model import Collected, Edge, Report, ScenarioReport, Tier
+from chaoslab_report.paths import customer_paths
+from chaoslab_report.prom import Prometheus
 from chaoslab_report.queries import QUERIES
+from chaoslab_report.summary import summarize
 from chaoslab_report.timeline import ScenarioWindow, from_active_metric
 
 if TYPE_CHECKING:
-    from chaoslab_report.hypotheses import Declared, Verdict
-
-SCHEMA = "chaoslab.report/v1"
-
-
-@dataclass
-class Collected:
-    """Raw range-query results, keyed by query name (see queries.QUERIES)."""
-
-    start: float
-    end: float
-    step: float
-    series: dict[str, list[Series]]
-
-
-@dataclass
-class ScenarioReport:
-    window: ScenarioWindow
-    eval_end: float  # the impact window's end: revert + hold, or its tiers back + hold
-    impacts: dict[str, TierImpact]  # tier key -> impact
-    amplification: list[Amplification]
-    dns_faults_injected: dict[str, float]  # mode -> queries answered with the fault
-    time_to_recovery_s: float | None  # slowest degraded tier; None if one never recovered
-    baseline: Stretch | None = None  # the nearest clean stretch before the injection
-    tiers_back_at: float | None = None  # revert, or when the last tier it hit was back
-    edge_amplification: list[EdgeAmplification] = field(default_factory=list)
-    # When CoreDNS answered this scenario's first fault (the plugin's own counter), to within
-    # one scrape: the injection the data plane performed, whatever path the Corefile took.
-    dns_effective_at: float | None = None
-
-    @property
-    def dns_lag_s(self) -> float | None:
-        """From the operator's injection to CoreDNS's first faulted answer."""
-        if self.dns_effective_at is None:
-            return None
-        return self.dns_effective_at - self.window.injected_at
-
-    def after_dns(self, i: TierImpact) -> float | None:
-        """A tier's time to impact counted from CoreDNS's first faulted answer."""
-        if i.first_impact_at is None or self.dns_effective_at is None:
-            return None
-        return max(0.0, i.first_impact_at - self.dns_effective_at)
-
-    def shared(self) -> dict[str, list[str]]:
-        """Degraded tier key -> the other scenarios it is shared with."""
-        return {i.tier.key: i.shared_with for i in self.degraded() if i.shared_with}
-
-    def degraded(self) -> list[TierImpact]:
-        hit = [i for i in self.impacts.values() if i.degraded]
-        return sorted(hit, key=lambda i: (i.first_impact_at or math.inf, i.tier))
-
-    def not_degraded(self) -> list[TierImpact]:
-        return sorted((i for i in self.impacts.values() if not i.degraded), key=lambda i: i.tier)
-
-    def to_json(self) -> dict[str, Any]:
-        w = self.window
-        shared = self.shared()
-        return {
-            "namespace": w.namespace, "name": w.name, "phase": w.phase, "message": w.message,
-            "reason": w.reason, "deleted": w.deleted, "source": w.source,
-            "stop_conditions": [{"query": c.query, "above": c.above, "for": c.for_}
-                                for c in w.stop_conditions],
-            "injected_at": w.injected_at, "reverted_at": w.reverted_at,
-            "faults": [{"target": f.target, "mode": f.mode, "probability": f.probability}
-                       for f in w.faults],
-            "evaluated_until": self.eval_end,
-            "impact_window": {"start": w.injected_at, "end": self.eval_end,
-                              "tiers_back_at": self.tiers_back_at},
-            "baseline": self.baseline.to_json() if self.baseline else None,
-            "baseline_note": baseline_note(self),
-            "dns_faults_injected": {k: an._round(v) for k, v in self.dns_faults_injected.items()},
-            "dns_effective_at": self.dns_effective_at,
-            "dns_lag_s": an._round(self.dns_lag_s),
-            "first_impact": [{"tier": i.tier.key, "at": i.first_impact_at,
-                              "after_injection_s": an._round(i.first_impact_after_s),
-                              "after_dns_fault_s": an._round(self.after_dns(i))}
-                             for i in self.degraded()],
-            "blast_radius": {
-                "degraded": [i.tier.key for i in self.degraded()],
-                "own": [i.tier.key for i in self.degraded() if i.tier.key not in shared],
-                "shared": shared,
-                "not_degraded": [i.tier.key for i in self.not_degraded()],
-            },
-            "time_to_recovery_s": an._round(self.time_to_recovery_s),
-            "tiers": {k: v.to_json() for k, v in sorted(self.impacts.items())},
-            "amplification": [a.to_json() for a in self.amplification],
-            "amplification_edges": [a.to_json() for a in self.edge_amplification],
-        }
-
-
-def baseline_note(sc: ScenarioReport) -> str:
-    """What the baseline figures compare with, in words (report.json and the HTML)."""
-    b = sc.baseline
-    if b is None:
-        return ("no clean stretch before the injection (another scenario was live or its "
-                f"tiers were not back, or the data starts later, for at least "
-                f"{an.MIN_BASELINE_S:g} s): no baseline")
-    gap = sc.window.injected_at - b.end
-    if gap < 1e-6:
-        return f"the {b.seconds:.0f} s clean stretch just before the injection"
-    return (f"a {b.seconds:.0f} s clean stretch ending {gap:.0f} s before the injection "
-            "(other scenarios were live or their tiers recovering in between)")
-
-
-@dataclass
-class Report:
-    prometheus: str
-    start: float
-    end: float
-    step: float
-    slo: float
-    hold: float
-    times: list[float]  # bin start times, shared by every timeline below
-    tiers: list[Tier]
-    availability: dict[Tier, list[float]]
-    requests: dict[Tier, list[float]]  # events per bin (rate * step)
-    p50: dict[Tier, list[float]]
-    p99: dict[Tier, list[float]]
-    edges: list[Edge]
-    scenarios: list[ScenarioReport]
-    # dependency -> (attempts, received) per intended call, rolling 5 bins
-    amplification_series: dict[Tier, tuple[list[float], list[float]]]
-    # front door -> customers' direct calls per second (received beyond services' attempts)
-    customer_calls: dict[Tier, list[float]] = field(default_factory=dict)
-    summary: list[str] = field(default_factory=list)
-    hypotheses: list[Verdict] = field(default_factory=list)  # spec.hypotheses, judged
-    files: dict[str, str] = field(default_factory=dict)  # kind -> file name in out_dir
-    out_dir: str = ""
-    generated_at: float = field(default_factory=time.time)
-
-    def tier(self, key: str) -> Tier:
-        return next(t for t in self.tiers if t.key == key)
-
-    def to_json(self) -> dict[str, Any]:
-        from chaoslab_report.paths import customer_paths
-
-        return {
-            "schema": SCHEMA,
-            "generated_at": self.generated_at,
-            "prometheus": self.prometheus,
-            "window": {"start": self.start, "end": self.end, "step_s": self.step},
-            "slo": self.slo,
-            "hold_s": self.hold,
-            "summary": self.summary,
-            "scenarios": [{**s.to_json(), "failure_paths": [
-                p.to_json() for p in customer_paths(self, s)]} for s in self.scenarios],
-            "hypotheses": [v.to_json() for v in self.hypotheses],
-            "tiers": [{"tier": t.key, "kind": t.kind, "name": t.name, "region": t.region,
-                       "label": t.label} for t in self.tiers],
-            "edges": [e.to_json() for e in self.edges],
-            "timelines": {
-                "times": self.times,
-                "availability": {t.key: an.finite_or_none(v)
-                                 for t, v in self.availability.items()},
-                "requests_per_s": {t.key: [an._round(x / self.step) for x in v]
-                                   for t, v in self.requests.items()},
-                "p50_s": {t.key: an.finite_or_none(v) for t, v in self.p50.items()},
-                "p99_s": {t.key: an.finite_or_none(v) for t, v in self.p99.items()},
-            },
-            "files": self.files,
-        }
+    from chaoslab_report.hypotheses import Declared
 
 
 def collect(prom: Prometheus, start: float, end: float, step: float = 1.0,
@@ -216,7 +49,7 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
                                       stamps=stamps, step=step)
     windows = sorted(timeline, key=lambda w: w.injected_at)
 
-    counts: dict[Tier, Counts] = {}
+    counts: dict[Tier, an.Counts] = {}
     counts.update(an.service_counts(data.series.get("service_requests", []), n, stamps, step))
     counts.update(an.workflow_counts(data.series.get("workflow_runs", []), n, stamps, step))
     tiers = sorted(t for t, c in counts.items() if sum(c.good) + sum(c.bad) > 0)
@@ -260,7 +93,7 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
 
     scenarios = []
     end_of_data = times[-1] + step if times else data.end
-    bins = {t: an._bins(counts[t], availability[t]) for t in tiers}
+    bins = {t: an.traffic_bins(counts[t], availability[t]) for t in tiers}
     # Each scenario's impact window (injection until its tiers are back, + hold), then the
     # clean stretches between them: no scenario's window depends on the next injection.
     spans = [an.impact_window(w, bins, slo=slo, hold=hold, end_of_data=end_of_data)
@@ -311,8 +144,8 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
         customer_calls={d: [max(0.0, r - a) / step for r, a in zip(
             requests.get(d, [0.0] * n), attempts.get(d, [0.0] * n), strict=True)]
             for d in sorted(doors) if d in requests})
-    from chaoslab_report.summary import summarize
-
+    for sc in report.scenarios:  # the paths read the whole report's edges and grid
+        sc.failure_paths = customer_paths(report, sc)
     report.summary = summarize(report)
     return report
 

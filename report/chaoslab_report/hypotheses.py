@@ -23,8 +23,8 @@ from xml.etree import ElementTree as ET
 
 from chaoslab_dns.model import Hypothesis, Window
 from chaoslab_dns.validate import ScenarioError, parse_hypotheses
+from chaoslab_report.fmt import clock
 from chaoslab_report.prom import Prometheus, PrometheusError, Series
-from chaoslab_report.summary import clock
 
 # Violating evaluations kept as evidence (the count is always complete).
 MAX_EVIDENCE = 20

@@ -9,59 +9,10 @@ sign-in → IAM (global, us-east-1) → DynamoDB us-east-1, NODATA. Pure: report
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from chaoslab_report.analysis import Edge, Tier, index_range
-
-if TYPE_CHECKING:
-    from chaoslab_report.build import Report, ScenarioReport
+from chaoslab_report.analysis import index_range
+from chaoslab_report.model import Edge, FailurePath, Hop, Report, ScenarioReport, Tier
 
 MIN_FAILED = 0.05  # an edge "fails" when at least this share of its calls failed
-
-
-@dataclass(frozen=True)
-class Hop:
-    edge: Edge
-    failed: float  # failed calls in the scenario window
-    failed_share: float  # of the edge's calls in that window
-    outcomes: tuple[str, ...]  # failure outcomes seen on the edge, most frequent first
-
-    @property
-    def in_dns(self) -> bool:
-        return "dns_error" in self.outcomes
-
-
-@dataclass(frozen=True)
-class FailurePath:
-    start: Tier
-    hops: tuple[Hop, ...]
-
-    @property
-    def tiers(self) -> list[Tier]:
-        return [self.start, *(h.edge.dependency for h in self.hops)]
-
-    @property
-    def reaches_dns(self) -> bool:
-        return bool(self.hops) and self.hops[-1].in_dns
-
-    def chain(self) -> str:
-        return " → ".join(t.label for t in self.tiers)
-
-    def describe(self) -> str:
-        """`customers: sign-in (us-west-2) → IAM (us-east-1) → DynamoDB (us-east-1):
-        dns_error, breaker_open`."""
-        text = self.chain()
-        if self.hops:
-            text += ": " + ", ".join(self.hops[-1].outcomes)
-        return text
-
-    def to_json(self) -> dict[str, object]:
-        return {"tiers": [t.key for t in self.tiers], "text": self.describe(),
-                "reaches_dns": self.reaches_dns,
-                "hops": [{"client": h.edge.client.key, "dependency": h.edge.dependency.key,
-                          "failed": round(h.failed, 1), "failed_share": round(h.failed_share, 4),
-                          "outcomes": list(h.outcomes)} for h in self.hops]}
 
 
 def failure_path(report: Report, sc: ScenarioReport, start: Tier) -> FailurePath:

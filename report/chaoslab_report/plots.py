@@ -25,10 +25,12 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch
 
-from chaoslab_report.analysis import Tier, fqdn_tier, index_range
+from chaoslab_report.analysis import fqdn_tier, index_range
+from chaoslab_report.fmt import clock
+from chaoslab_report.model import Tier
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report
+    from chaoslab_report.model import Report
 
 DPI = 100
 _HEALTH = colormaps["RdYlGn"]
@@ -49,11 +51,7 @@ def write_all(report: Report, out_dir: Path) -> dict[str, str]:
 def _origin(report: Report) -> tuple[float, str]:
     if report.scenarios:
         w = report.scenarios[0].window
-        from chaoslab_report.summary import clock
-
         return w.injected_at, f"seconds since {w.key} was injected ({clock(w.injected_at)} UTC)"
-    from chaoslab_report.summary import clock
-
     return report.start, f"seconds since {clock(report.start)} UTC"
 
 

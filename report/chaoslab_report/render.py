@@ -9,10 +9,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaoslab_report.summary import DASH, X, clock, duration, pct
+from chaoslab_report.fmt import DASH, X, clock, duration, pct
+from chaoslab_report.model import baseline_note
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report, ScenarioReport
+    from chaoslab_report.model import Report, ScenarioReport
 
 NONE = DASH  # an empty table cell
 
@@ -64,8 +65,6 @@ def _scenario(sc: ScenarioReport) -> str:
     faults = ", ".join(f"{f.target} → {f.mode}" + (f" (p={f.probability:g})"
                                                     if f.probability < 1 else "")
                        for f in w.faults) or "(not recorded)"
-    from chaoslab_report.build import baseline_note
-
     rows = [("", ["phase", (w.phase or "?") + (" (deleted with kubectl delete)"
                                                if w.deleted else "")])]
     if w.message:

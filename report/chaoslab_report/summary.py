@@ -7,57 +7,27 @@ disagree. Times are UTC wall-clock (HH:MM:SS); every relative time names what it
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from chaoslab_report.analysis import fqdn_tier
+from chaoslab_report.fmt import DASH, X, after_injection, clock, duration, pct
+from chaoslab_report.model import baseline_note
 
 if TYPE_CHECKING:
-    from chaoslab_report.analysis import TierImpact
-    from chaoslab_report.build import Report, ScenarioReport
-
-DASH, X = "\u2013", "\u00d7"  # en dash for ranges, multiplication sign for ratios
-
-
-def clock(t: float | None) -> str:
-    if t is None:
-        return "?"
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s"
-
-
-def after_injection(seconds: float | None) -> str:
-    """"+1.6 s after injection": a relative time always says what it is relative to."""
-    return "?" if seconds is None else f"+{seconds:.1f} s after injection"
-
-
-def pct(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.1%}" if x < 0.995 else f"{x:.2%}"
+    from chaoslab_report.model import Report, ScenarioReport, TierImpact
 
 
 def summarize(report: Report) -> list[str]:
     if not report.scenarios:
         return ["No scenario was injected in this window "
                 f"({clock(report.start)}{DASH}{clock(report.end)} UTC): nothing to attribute."]
-    from chaoslab_report.paths import customer_paths
-
     lines: list[str] = []
     for sc in report.scenarios:
         lines.extend(scenario_lines(sc, report.slo))
         # Why: the dependency path each failing customer workflow's calls travelled, e.g.
         # a us-west-2 sign-in failing through the global IAM into DynamoDB us-east-1.
         lines.extend(f"Why {p.start.label} failed: {p.describe()}."
-                     for p in customer_paths(report, sc))
+                     for p in sc.failure_paths)
     return lines
 
 
@@ -125,8 +95,6 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
         lines.append("The scenario was still injected at the end of the window.")
     if w.phase in ("Aborted", "Failed") and w.message:
         lines.append(f"{w.phase}: {w.message}.")
-    from chaoslab_report.build import baseline_note
-
     lines.append(f"Baseline: {baseline_note(sc)}.")
 
     untouched = [i.tier.label + (" (its own name was failing, yet it kept serving whoever "

@@ -18,7 +18,8 @@ import synthetic_lab as lab
 
 from chaoslab.procs import Proc, free_port, spawn, wait_until
 from chaoslab.testkit import prometheus
-from chaoslab_report.build import Report, build_report
+from chaoslab_report.build import build_report
+from chaoslab_report.model import Report
 from chaoslab_report.timeline import Fault, ScenarioWindow
 
 HERE = Path(__file__).parent

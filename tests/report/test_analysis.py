@@ -8,7 +8,8 @@ import math
 import pytest
 
 from chaoslab_report import analysis as an
-from chaoslab_report.build import Collected, analyse
+from chaoslab_report.build import analyse
+from chaoslab_report.model import Collected, Edge, Tier
 from chaoslab_report.prom import Series
 from chaoslab_report.timeline import Fault, ScenarioWindow, from_active_metric, from_object
 
@@ -100,14 +101,14 @@ def test_a_month_budget_is_judged_on_baseline_seconds_with_traffic() -> None:
     n = len(good)
     counts = an.Counts(good, bad, [float(i) for i in range(n)], [i + 1.0 for i in range(n)])
     window = ScenarioWindow("default", "s", injected_at=20.0, reverted_at=30.0)
-    imp = an.tier_impact(an.Tier("service", "iam", "us-east-1"), [float(i) for i in range(n)],
+    imp = an.tier_impact(Tier("service", "iam", "us-east-1"), [float(i) for i in range(n)],
                          counts, window, 30.0, slo=0.999, hold=3, step=1.0)
     budget = (1 - 0.999) * 10.0 * an.MONTH  # failed calls a month allows at 10 calls/s
     assert imp.budget_month_used == pytest.approx(50.0 / budget)
 
 
 def test_an_edge_names_the_causes_of_one_window_only() -> None:
-    edge = an.Edge(an.Tier("service", "lambda", "us-east-1"), an.Tier("service", "iam", "global"))
+    edge = Edge(Tier("service", "lambda", "us-east-1"), Tier("service", "iam", "global"))
     edge.add([4.0, 4.0, 0.0, 0.0], True, "dns")  # an earlier scenario
     edge.add([0.0, 0.0, 3.0, 3.0], True, "timeout")
     edge.add([1.0, 1.0, 1.0, 1.0], False, "ok")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from chaoslab_report import analysis as an
-from chaoslab_report.build import Collected, analyse
+from chaoslab_report.build import analyse
+from chaoslab_report.model import Collected, Stretch
 from chaoslab_report.prom import Series
 from chaoslab_report.timeline import Fault, ScenarioWindow
 
@@ -153,10 +154,10 @@ def test_amplification_is_per_service_edge_with_customers_apart() -> None:
 
 
 def test_clean_stretch_edges() -> None:
-    assert an.clean_stretch(100, [], 0) == an.Stretch(0, 100)
-    assert an.clean_stretch(100, [(10, 98)], 0) == an.Stretch(0, 10), "the 2 s gap is too short"
+    assert an.clean_stretch(100, [], 0) == Stretch(0, 100)
+    assert an.clean_stretch(100, [(10, 98)], 0) == Stretch(0, 10), "the 2 s gap is too short"
     assert an.clean_stretch(100, [(0, 97)], 0) is None
-    assert an.clean_stretch(100, [(50, 150)], 0) == an.Stretch(0, 50)
+    assert an.clean_stretch(100, [(50, 150)], 0) == Stretch(0, 50)
 
 
 def test_the_default_report_is_the_latest_session_not_the_ledgers_history() -> None:

@@ -17,7 +17,7 @@ import pytest
 import requests
 import websocket  # websocket-client, installed with the kubernetes client
 
-from chaoslab_report.build import Report
+from chaoslab_report.model import Report
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

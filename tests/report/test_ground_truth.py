@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import synthetic_lab as lab
 
-from chaoslab_report.build import Report, build_report
+from chaoslab_report.build import build_report
+from chaoslab_report.model import Report
 
 TOLERANCE = 1.0  # seconds: one 1 s scrape interval (the analysis promises half of it)
 

@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chaoslab_report.analysis import MONTH, Tier, index_range, recovery, rolling_ratio
-from chaoslab_report.paths import customer_paths
+from chaoslab_report.analysis import MONTH, index_range, recovery, rolling_ratio
+from chaoslab_report.fmt import X
+from chaoslab_report.model import Tier
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report, ScenarioReport
+    from chaoslab_report.model import Report, ScenarioReport
 
 METASTABLE_FACTOR = 3.0  # below SLO for at least this many fault durations after restore
-X = "\u00d7"  # multiplication sign, as in the report's summary
 PEAK_WINDOW = 5  # bins (seconds at the lab's 1 s step) for the peak error share
 
 
@@ -134,7 +134,7 @@ def row(profile: str, report: Report, *, relief_at: float | None = None,
         relief_users=relief_users if relief_at is not None else None,
         relief_recovery_s=relief_rec,
         paths=tuple((p.chain(), ", ".join(p.hops[-1].outcomes) if p.hops else "")
-                    for p in customer_paths(report, sc)))
+                    for p in sc.failure_paths))
 
 
 def compare(scenario: str, hypothesis: str, faults: str, rows: Sequence[Row], *, slo: float,

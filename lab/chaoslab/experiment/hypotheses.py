@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from chaoslab.experiment.compare import Row, customer_timeline
 from chaoslab.experiment.probe import Probe, probe_name
-from chaoslab_report.analysis import Tier, index_range
+from chaoslab_report.analysis import index_range
+from chaoslab_report.model import Tier
 from chaoslab_report.paths import failure_path
 
 if TYPE_CHECKING:
-    from chaoslab_report.analysis import TierImpact
-    from chaoslab_report.build import Report, ScenarioReport
+    from chaoslab_report.model import Report, ScenarioReport, TierImpact
 
 
 @dataclass

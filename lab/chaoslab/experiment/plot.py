@@ -17,7 +17,7 @@ from chaoslab.experiment.compare import METASTABLE_FACTOR, Comparison, customer_
 from chaoslab_report.analysis import rolling_ratio
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Report
+    from chaoslab_report.model import Report
 
 COLORS = {"naive": "#d62728", "backoff-jitter": "#ff7f0e", "resilient": "#2ca02c",
           "resilient-stale": "#1f77b4"}

@@ -30,7 +30,7 @@ from chaoslab.procs import ComponentFailed
 from chaoslab_report.prom import Prometheus
 
 if TYPE_CHECKING:
-    from chaoslab_report.build import Collected, Report
+    from chaoslab_report.model import Collected, Report
 
 Progress = Callable[[str], None]
 PROBE_AFTER = 1.5  # seconds after Active before the first probe (CoreDNS's reload)

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from chaoslab_report.build import Collected
+from chaoslab_report.model import Collected
 from chaoslab_report.prom import Series
 from chaoslab_report.timeline import Fault, ScenarioWindow
 
