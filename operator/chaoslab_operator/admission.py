@@ -35,7 +35,7 @@ def admit(
     zones = fault_zones(base)
     networks = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
     for i, fault in enumerate(scenario.faults):
-        field = f"spec.faults[{i}]"
+        field = scenario.fault_field(i)
         if not any(zone_covers(zone, fault.target) for zone in zones):
             return Refusal("TargetNotServed", (
                 f"{field}.target {fault.target!r} is in no zone this lab's DNS injects faults "

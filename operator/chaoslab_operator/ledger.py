@@ -51,17 +51,9 @@ def entry_for(decision: Decision, status: Status) -> dict[str, Any] | None:
         return None
     obs = decision.observed
     spec = (obs.manifest.get("spec") or {}) if isinstance(obs.manifest, Mapping) else {}
-    faults = []
-    for raw in spec.get("faults") or ():
-        if not isinstance(raw, Mapping):
-            continue
-        fault: dict[str, Any] = {"target": str(raw.get("target", "?")),
-                                 "mode": str(raw.get("mode", "?")),
-                                 "probability": _number(raw.get("probability"), 1.0)}
-        for extra in ("delay", "redirectTo"):
-            if raw.get(extra) is not None:
-                fault[extra] = str(raw[extra])
-        faults.append(fault)
+    raw_phases = [p for p in spec.get("phases") or () if isinstance(p, Mapping)]
+    faults = _faults(spec.get("faults")) or [
+        f for p in raw_phases for f in _faults(p.get("faults"))]
     stops = [{"query": str(c.get("query", "")), "above": _number(c.get("above"), 0.0),
               "for": str(c.get("for", "0s"))}
              for c in spec.get("stopConditions") or () if isinstance(c, Mapping)]
@@ -86,7 +78,28 @@ def entry_for(decision: Decision, status: Status) -> dict[str, Any] | None:
         "reason": status.reason,
         "message": status.message,
         "deleting": obs.deleting,
+        # A phased scenario's planned windows (status.phases), each with its own faults; a
+        # reader clips them to revertedAt (a phase after an abort never ran).
+        "phases": [{"name": name, "startAt": rfc3339(start), "endAt": rfc3339(end),
+                    "faults": _faults(raw_phases[i].get("faults")) if i < len(raw_phases) else []}
+                   for i, (name, start, end) in enumerate(status.phases)],
     }
+
+
+def _faults(raw: object) -> list[dict[str, Any]]:
+    """The ledger's copy of a list of faults: what the report shows of each."""
+    out = []
+    for item in raw if isinstance(raw, list | tuple) else ():
+        if not isinstance(item, Mapping):
+            continue
+        fault: dict[str, Any] = {"target": str(item.get("target", "?")),
+                                 "mode": str(item.get("mode", "?")),
+                                 "probability": _number(item.get("probability"), 1.0)}
+        for extra in ("delay", "redirectTo"):
+            if item.get(extra) is not None:
+                fault[extra] = str(item[extra])
+        out.append(fault)
+    return out
 
 
 def _number(value: object, default: float) -> float:

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chaoslab_dns.model import OnError, Scenario
+from chaoslab_dns.cron import parse_cron
+from chaoslab_dns.model import ConcurrencyPolicy, OnError, Scenario
 from chaoslab_dns.validate import ScenarioError, parse_scenario
+from chaoslab_operator.schedule import child_manifest, child_tick, due_tick, owner_uid
 from chaoslab_operator.timeutil import human_seconds, parse_time, rfc3339
 
 
@@ -39,6 +41,7 @@ class Phase(StrEnum):
     ABORTED = "Aborted"
     FAILED = "Failed"
     PAUSED = "Paused"  # the pause annotation is set: faults out, the end unchanged
+    SUSPENDED = "Suspended"  # a schedule with suspend: true (a running schedule: Scheduled)
 
 
 TERMINAL = frozenset({Phase.COMPLETED, Phase.ABORTED, Phase.FAILED})
@@ -119,6 +122,16 @@ class Status:
     # stop condition index -> since when it could not be evaluated (the grace clock)
     unevaluable_since: tuple[tuple[int, float], ...] = ()
     conditions: tuple[Condition, ...] = ()
+    # A phased scenario once injected: each phase's (name, start, end), planned from
+    # injectedAt; the one live now ("2/3 caches drain", "" in a gap or outside) and when
+    # the next phase begins (status.nextAt; a schedule's next run for a schedule).
+    phases: tuple[tuple[str, float, float], ...] = ()
+    current_phase: str = ""
+    next_at: float | None = None
+    # A schedule: its last tick handled, and its runs as (name, tick, phase, injectedAt,
+    # revertedAt), oldest first.
+    last_schedule_at: float | None = None
+    runs: tuple[tuple[str, float, str, float | None, float | None], ...] = ()
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
@@ -167,6 +180,14 @@ class Status:
             "revertedAt": t(self.reverted_at),
             "stopConditions": self._stop_clocks() or None,
             "conditions": [c.to_dict(self.observed_generation) for c in self.conditions] or None,
+            "phases": [{"name": n, "startAt": rfc3339(a), "endAt": rfc3339(b)}
+                       for n, a, b in self.phases] or None,
+            "currentPhase": self.current_phase or None,
+            "nextAt": t(self.next_at),
+            "lastScheduleAt": t(self.last_schedule_at),
+            "runs": [{"name": n, "scheduledAt": rfc3339(at), "phase": ph or None,
+                      "injectedAt": t(inj), "revertedAt": t(rev)}
+                     for n, at, ph, inj, rev in self.runs] or None,
         }
 
     def _stop_clocks(self) -> list[dict[str, Any]]:
@@ -198,6 +219,18 @@ class Status:
                 unevaluable.append((item["index"], since))
         generation = raw.get("observedGeneration")
         faults = raw.get("faults")
+        phases = []
+        for item in raw.get("phases") or ():
+            if isinstance(item, Mapping):
+                a, b = parse_time(item.get("startAt")), parse_time(item.get("endAt"))
+                if a is not None and b is not None:
+                    phases.append((str(item.get("name") or ""), a, b))
+        runs = []
+        for item in raw.get("runs") or ():
+            if isinstance(item, Mapping) and (at := parse_time(item.get("scheduledAt"))):
+                runs.append((str(item.get("name") or ""), at, str(item.get("phase") or ""),
+                             parse_time(item.get("injectedAt")),
+                             parse_time(item.get("revertedAt"))))
         return cls(
             phase=phase,
             reason=str(raw.get("reason") or ""),
@@ -217,6 +250,11 @@ class Status:
                 for c in raw.get("conditions") or ()
                 if isinstance(c, Mapping) and c.get("type")
             ),
+            phases=tuple(phases),
+            current_phase=str(raw.get("currentPhase") or ""),
+            next_at=parse_time(raw.get("nextAt")),
+            last_schedule_at=parse_time(raw.get("lastScheduleAt")),
+            runs=tuple(runs),
         )
 
 
@@ -299,6 +337,10 @@ class Decision:
     events: tuple[Event, ...] = ()
     wake_at: float | None = None  # when this scenario next needs a look without any event
     wants_readings: bool = False  # its injection waits for a stop-condition evaluation
+    # A schedule's actions: runs to create (manifests) and runs to delete (names, in the
+    # schedule's namespace): history beyond its limit, or every run once it is deleted.
+    creates: tuple[Mapping[str, Any], ...] = ()
+    deletes: tuple[str, ...] = ()
 
     @property
     def key(self) -> Key:
@@ -369,16 +411,24 @@ def plan(
     readings: Readings | None = None,
     blocked: str | None = None,
     grace: float = STOP_CONDITION_GRACE,
+    minute_seconds: float = 60.0,
 ) -> Plan:
     """Decide every scenario's status and whether it is active, at time `now`.
 
     `blocked`: why nothing can be injected now (the ConfigMap is missing or its base is
     unusable); scenarios due to start then wait instead of starting their clock. `grace`:
     how long a stop condition may stay unevaluable (see STOP_CONDITION_GRACE).
+    `minute_seconds`: how long a cron minute of the schedules lasts (60: the real clock).
     """
+    observed = list(observed)
+    runs: dict[str, list[Observed]] = {}
+    for obs in observed:
+        if (uid := owner_uid(obs.manifest)) is not None:
+            runs.setdefault(uid, []).append(obs)
     decisions = tuple(
         decide(
-            now, obs, check, None if readings is None else readings.get(obs.key), blocked, grace
+            now, obs, check, None if readings is None else readings.get(obs.key), blocked, grace,
+            runs=runs.get(obs.uid, []) if obs.uid else [], minute_seconds=minute_seconds,
         )
         for obs in observed
     )
@@ -393,11 +443,15 @@ def decide(
     readings: Sequence[Reading] | None = None,
     blocked: str | None = None,
     grace: float = STOP_CONDITION_GRACE,
+    runs: Sequence[Observed] = (),
+    minute_seconds: float = 60.0,
 ) -> Decision:
     st = obs.status
     if obs.deleting:
-        # Being deleted: never active; the finalizer waits for the revert.
-        return Decision(obs, None, st, active=False)
+        # Being deleted: never active; the finalizer waits for the revert (and a schedule's
+        # finalizer for its runs, deleted here: the local lab has no garbage collector).
+        gone = tuple(r.name for r in runs if not r.deleting)
+        return Decision(obs, None, st, active=False, deletes=gone)
     if st.phase is Phase.FAILED and st.observed_generation not in (None, obs.generation):
         # The spec was edited after a failure: start again from scratch.
         st = Status(conditions=st.conditions)
@@ -434,6 +488,9 @@ def decide(
             st = st.with_condition(HYPOTHESES_CHECKED, "True", "Parsed", (
                 f"Prometheus parsed the {n} hypothesis quer{'ies' if n != 1 else 'y'}; "
                 "`chaoslab report` judges them"), now)
+
+    if scenario.schedule is not None:
+        return _schedule(now, obs, scenario, st, runs, minute_seconds, events)
 
     accepted_at = st.accepted_at if st.accepted_at is not None else now
     start_at = accepted_at + scenario.start_after
@@ -480,6 +537,11 @@ def decide(
         events.append(Event("Normal", "Completed", ran))
         return Decision(obs, scenario, st, False, tuple(events))
 
+    phase_wake = None
+    if scenario.phases:
+        st, phase_wake, phase_events = _phase_windows(now, st, scenario, injected_at)
+        events.extend(phase_events)
+
     if obs.paused:
         if st.phase is not Phase.PAUSED:
             events.append(Event("Normal", "Paused", f"faults out; still ends at {rfc3339(end_at)}"))
@@ -493,7 +555,7 @@ def decide(
     if st.phase is Phase.PAUSED:
         events.append(Event("Normal", "Resumed", f"faults back in until {rfc3339(end_at)}"))
 
-    wake_at = end_at
+    wake_at = end_at if phase_wake is None else min(end_at, phase_wake)
     if scenario.stop_conditions:
         st, abort, stop_wake = _stop_conditions(now, st, scenario, readings, grace)
         if abort:
@@ -507,11 +569,88 @@ def decide(
         st = st.without_condition(STOP_CHECKED)
 
     n = len(scenario.faults)
-    st = _phase(
-        st, Phase.ACTIVE, "Injecting",
-        f"{n} fault{'s' if n != 1 else ''} active until {rfc3339(end_at)}",
-    )
+    message = f"{n} fault{'s' if n != 1 else ''} active until {rfc3339(end_at)}"
+    if scenario.phases:
+        where = (f"phase {st.current_phase}" if st.current_phase
+                 else "between phases")
+        upcoming = f", next phase at {rfc3339(st.next_at)}" if st.next_at is not None else ""
+        message = f"{where}{upcoming}; {len(scenario.phases)} phases until {rfc3339(end_at)}"
+    st = _phase(st, Phase.ACTIVE, "Injecting", message)
     return Decision(obs, scenario, st, True, tuple(events), wake_at=wake_at)
+
+
+def _schedule(now: float, obs: Observed, scenario: Scenario, st: Status,
+              runs: Sequence[Observed], minute_seconds: float, events: list[Event]) -> Decision:
+    """A schedule: start the run of a due tick (unless suspended, or Forbid and one is
+    going), keep the last `historyLimit` finished runs, show them and the next tick."""
+    sched = scenario.schedule
+    assert sched is not None
+    cron = parse_cron(sched.cron)
+    accepted_at = st.accepted_at if st.accepted_at is not None else now
+    ticks = {r.name: child_tick(r.manifest) for r in runs}
+    handled = max([accepted_at, st.last_schedule_at or 0.0,
+                   *(t for t in ticks.values() if t is not None)])
+    due, upcoming = due_tick(cron, handled, now, minute_seconds)
+    running = [r for r in runs if r.status.phase not in TERMINAL and not r.deleting]
+    creates: list[Mapping[str, Any]] = []
+    if due is not None:
+        st = dataclasses.replace(st, last_schedule_at=due)
+        if sched.suspend:
+            pass  # a suspended schedule starts nothing, and owes nothing on resume
+        elif now - due > minute_seconds:
+            events.append(Event("Warning", "RunMissed",
+                                f"the tick of {rfc3339(due)} was missed (operator away)"))
+        elif sched.concurrency_policy is ConcurrencyPolicy.FORBID and running:
+            events.append(Event("Normal", "RunSkipped", (
+                f"tick {rfc3339(due)} skipped: {running[0].name} is still "
+                f"{running[0].status.phase or 'starting'} (concurrencyPolicy Forbid)")))
+        else:
+            child = child_manifest(obs.manifest, due, minute_seconds)
+            creates.append(child)
+            events.append(Event("Normal", "RunStarted",
+                                f"run {child['metadata']['name']} for {rfc3339(due)}"))
+    finished = sorted((r for r in runs if r.status.phase in TERMINAL and not r.deleting),
+                      key=lambda r: (ticks.get(r.name) or 0.0, r.name))
+    pruned = finished[:-sched.history_limit] if len(finished) > sched.history_limit else []
+    kept = sorted((r for r in runs if r not in pruned and not r.deleting),
+                  key=lambda r: (ticks.get(r.name) or 0.0, r.name))
+    st = dataclasses.replace(st, next_at=upcoming, runs=tuple(
+        (r.name, ticks.get(r.name) or 0.0, str(r.status.phase or ""), r.status.injected_at,
+         r.status.reverted_at) for r in kept))
+    if sched.suspend:
+        st = _phase(st, Phase.SUSPENDED, "Suspended",
+                    "suspended (spec.schedule.suspend): no tick starts a run")
+    else:
+        nxt = "no further tick" if upcoming is None else f"next run at {rfc3339(upcoming)}"
+        st = _phase(st, Phase.SCHEDULED, "Scheduled",
+                    f"schedule {sched.cron!r} (UTC): {nxt}; {len(running)} running")
+    return Decision(obs, scenario, st, False, tuple(events), wake_at=upcoming,
+                    creates=tuple(creates), deletes=tuple(r.name for r in pruned))
+
+
+def _phase_windows(
+    now: float, st: Status, scenario: Scenario, injected_at: float
+) -> tuple[Status, float | None, list[Event]]:
+    """The phases' planned windows, the one live at `now`, the next start, the next boundary.
+
+    Only status: the compiled rules carry the same windows and CoreDNS switches them by
+    itself, so a late pass shows a phase late but never applies it late.
+    """
+    total = len(scenario.phases)
+    windows = tuple((p.name, round(injected_at + p.start, 3), round(injected_at + p.end, 3))
+                    for p in scenario.phases)
+    current = ""
+    for i, (name, start, end) in enumerate(windows):
+        if start <= now < end:
+            current = f"{i + 1}/{total} {name}"
+    starts = [start for _, start, _ in windows if start > now]
+    boundaries = [t for _, a, b in windows for t in (a, b) if t > now]
+    events = []
+    if current and current != st.current_phase:
+        events.append(Event("Normal", "PhaseStarted", f"phase {current}"))
+    st = dataclasses.replace(st, phases=windows, current_phase=current,
+                             next_at=min(starts) if starts else None)
+    return st, (min(boundaries) if boundaries else None), events
 
 
 def _phase(st: Status, phase: Phase, reason: str, message: str) -> Status:
@@ -522,7 +661,8 @@ def _end(st: Status, now: float, phase: Phase, reason: str, message: str) -> Sta
     if st.injected_at is not None and st.reverted_at is None:
         message += "; reverting"
     return dataclasses.replace(
-        _phase(st, phase, reason, message), ended_at=now, breaching_since=(), unevaluable_since=()
+        _phase(st, phase, reason, message), ended_at=now, breaching_since=(), unevaluable_since=(),
+        current_phase="", next_at=None,
     )
 
 
