@@ -43,9 +43,8 @@ from chaoslab_report.model import (
 from chaoslab_report.prom import Series
 from chaoslab_report.queries import SERVER_ERROR_CODES
 from chaoslab_report.timeline import ScenarioWindow
+from chaoslab_services import catalog
 
-GLOBAL_REGION = "us-east-1"
-GLOBAL_ENDPOINTS = {"iam": "iam", "sts": "iam"}  # endpoint key -> service of the process
 # The customers' front door for each workflow (chaoslab_loadtest.config: FRONT_DOORS).
 WORKFLOW_FRONT_DOORS = {"signin": "iam", "invoke": "lambda", "metrics": "cloudwatch",
                         "items": "dynamodb"}
@@ -53,11 +52,14 @@ MONTH = 30 * 86400.0
 
 
 def endpoint_tier(key: str) -> Tier:
-    """Endpoint key ("dynamodb.us-east-1", "iam", "sts") -> the service tier answering it."""
-    if key in GLOBAL_ENDPOINTS:
-        return Tier("service", GLOBAL_ENDPOINTS[key], GLOBAL_REGION)
+    """Endpoint key ("dynamodb.us-east-1", "iam", "sts") -> the service tier answering it:
+    the catalog's process (sts is IAM's, in us-east-1); a key it does not list is read as
+    `service.region`."""
+    entry = catalog.BY_KEY.get(key)
+    if entry is not None:
+        return Tier("service", entry.service, entry.region)
     service, _, region = key.partition(".")
-    return Tier("service", service, region or GLOBAL_REGION)
+    return Tier("service", service, region or catalog.GLOBAL_REGION)
 
 
 def fqdn_tier(target: str) -> Tier | None:

@@ -21,6 +21,7 @@ from chaoslab_report.prom import Prometheus
 from chaoslab_report.queries import QUERIES
 from chaoslab_report.summary import summarize
 from chaoslab_report.timeline import ScenarioWindow, from_active_metric
+from chaoslab_services import catalog
 
 if TYPE_CHECKING:
     from chaoslab_report.hypotheses import Declared
@@ -215,8 +216,7 @@ def _latency(data: Collected, which: str) -> dict[Tier, list[float]]:
 
 
 def _door_key(t: Tier) -> str:
-    door = an.WORKFLOW_FRONT_DOORS[t.name]
-    return door if door in an.GLOBAL_ENDPOINTS else f"{door}.{t.region}"
+    return catalog.endpoint_key(an.WORKFLOW_FRONT_DOORS[t.name], t.region)
 
 
 def _dns_effective_at(data: Collected, times: Sequence[float], w: ScenarioWindow,
