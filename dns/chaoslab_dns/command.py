@@ -1,7 +1,8 @@
 """``chaoslab corefile``: print the Corefile the operator would write.
 
-The only module of chaoslab_dns that does I/O. Exit codes: 0 printed, 2 invalid input
-(bad scenario, unreadable file, base without markers); messages go to stderr as
+The only module of chaoslab_dns that does I/O (`manifests` parses the scenario files it
+reads). Exit codes: 0 printed, 2 invalid input (bad scenario, unreadable file, base
+without markers); messages go to stderr as
 ``FILE: field: reason`` so a CI log points at the line to fix.
 
 Every rule carries its absolute end, as the operator would write it: the scenarios are taken
@@ -14,14 +15,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from . import manifests
 from .corefile import CorefileError, compile_corefile, fault_scenario, marked_faults
+from .manifests import ManifestError
 from .model import Scenario
 from .times import parse_rfc3339
-from .validate import ScenarioError, parse_scenario
 
 __all__ = ["register", "run_corefile"]
 
@@ -38,19 +37,9 @@ def _load_scenarios(path: str) -> list[Scenario]:
     except (OSError, UnicodeDecodeError) as exc:
         raise _InputError(f"{path}: cannot read: {exc}") from None
     try:
-        docs: list[Any] = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise _InputError(f"{path}: not valid YAML: {exc}") from None
-    if not docs:
-        raise _InputError(f"{path}: holds no OutageScenario document")
-    scenarios = []
-    for index, doc in enumerate(docs):
-        try:
-            scenarios.append(parse_scenario(doc))
-        except ScenarioError as exc:
-            where = path if len(docs) == 1 else f"{path} (document {index + 1})"
-            raise _InputError(f"{where}: {exc}") from None
-    return scenarios
+        return [m.spec for m in manifests.from_yaml(text, path)]
+    except ManifestError as exc:
+        raise _InputError(str(exc)) from None
 
 
 def run_corefile(args: argparse.Namespace) -> int:
