@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dns.message
 import dns.query
@@ -44,6 +44,9 @@ from chaoslab.procs import (
     wait_until,
 )
 from chaoslab.toolpaths import REPO_ROOT, tool
+
+if TYPE_CHECKING:
+    from chaoslab_services.catalog import CatalogEntry
 
 SCENARIOS_PATH = "/apis/chaoslab.io/v1alpha1/outagescenarios"
 CRD_FILE = REPO_ROOT / "charts" / "chaoslab" / "crds" / "outagescenarios.yaml"
@@ -93,6 +96,16 @@ class LabOptions:
     def service_config_args(self, service: str) -> list[str]:
         config = self.service_configs.get(service)
         return ["--config", str(config)] if config else []
+
+
+@dataclass(frozen=True)
+class _CoreDNS:
+    """The lab's running CoreDNS: what the projector, the services and Prometheus need."""
+
+    proc: Proc
+    port: int  # DNS, UDP and TCP
+    metrics_port: int
+    corefile: Path  # the file it serves, the projector's copy of the ConfigMap
 
 
 @dataclass
@@ -147,134 +160,43 @@ class LocalLab:
         raise AssertionError("unreachable")
 
     def _up(self) -> LabState:
+        """One start-up attempt: a step per component, in dependency order."""
         # Imported here so that `chaoslab --help` stays fast and light.
-        from chaoslab_dns.basefiles import local_corefile
         from chaoslab_services import catalog
 
         opts = self.options
         started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-        self.progress("control plane: etcd + kube-apiserver")
-        cp_dir = self.root / "controlplane"
-        shutil.rmtree(cp_dir, ignore_errors=True)
-        self.cp = controlplane.ControlPlane(workdir=cp_dir, keep=True)
-        self.cp.start(opts.timeout)
-        self.procs.extend(self.cp.procs)
-        kubeconfig = self.root / "kubeconfig"
-        shutil.copy(self.cp.kubeconfig, kubeconfig)
-        self.progress(f"control plane ready in {self.cp.started_seconds:.1f}s")
-
-        self.progress("installing the OutageScenario CRD")
-        self.cp.kubectl("apply", "-f", str(CRD_FILE))
-        self.cp.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/outagescenarios.chaoslab.io")
-        # Established is not enough: the new resource's watch cache answers 429 "storage is
-        # (re)initializing" for a moment, which kopf logs as an ERROR on its first watch.
-        wait_until("the OutageScenario watch cache", lambda: self.cp.kubectl(
-            "get", "--raw", f"{SCENARIOS_PATH}?watch=1&timeoutSeconds=1",
-            check=False, timeout=10).returncode == 0, 60, self.cp.procs, interval=0.2)
-
+        kubeconfig = self._control_plane()
+        self._crd()
         endpoints = [e for e in catalog.ENDPOINTS if e.region in opts.regions]
         grpc_ports = {e.key: free_port() for e in endpoints}
-        endpoints_file = self.root / "endpoints.yaml"
-        catalog.write_endpoints(endpoints_file, grpc_ports)
-
-        dns_port, dns_metrics = free_port(), free_port()
-        corefile = local_corefile(dns_port, dns_metrics, {e.fqdn: "127.0.0.1" for e in endpoints})
-        coredns_dir = self.root / "coredns"
-        coredns_dir.mkdir(exist_ok=True)
-        corefile_path = coredns_dir / "Corefile"
-        corefile_path.write_text(corefile)
-        self.cp.kubectl("create", "configmap", "coredns", "-n", "kube-system",
-                        f"--from-file=Corefile={corefile_path}")
-
-        self.progress(f"CoreDNS on 127.0.0.1:{dns_port} (aws.internal)")
-        coredns = self._spawn("coredns", [tool("coredns"), "-conf", corefile_path,
-                                          "-dns.port", str(dns_port)], cwd=coredns_dir)
-        wait_until(f"CoreDNS answering {PROBE_NAME}",
-                   lambda: dns_answers(dns_port, PROBE_NAME), opts.timeout, [coredns])
-
-        projector_http = free_port()
-        self._spawn("projector", [
-            self._python(), "-m", "chaoslab.projector", "--kubeconfig", kubeconfig,
-            "--configmap", "kube-system/coredns", "--key", "Corefile", "--out", corefile_path,
-            "--signal-pid", str(coredns.pid), "--http", f"127.0.0.1:{projector_http}"])
-
-        self.progress(f"{len(endpoints)} services ({', '.join(opts.regions)}), "
-                      + (f"policy {opts.policy}" if opts.policy else f"profile {opts.profile}"))
-        service_http: dict[str, int] = {}
-        service_procs = []
-        processes = [e for e in endpoints if not getattr(e, "alias_of", None)]
-        processes = [e for i, e in enumerate(processes)
-                     if e.key not in {p.key for p in processes[:i]}]
-        # Each process sends its DNS queries from its own loopback address and has a Pod
-        # with its chart labels and that address, so client-scoped faults select it.
-        lab_pods = service_pods([(e.service, e.region) for e in processes])
-        source = {e.key: p.ip for e, p in zip(processes, lab_pods, strict=True)}
-        for p in lab_pods:
-            register(self.cp.kubectl, p.name, p.labels, p.ip)
-        for e in processes:
-            service_http[e.key] = free_port()
-            service_procs.append(self._spawn(f"service-{e.key}", [
-                self._python(), "-m", "chaoslab_services", "serve", "--service", e.service,
-                "--region", e.region, "--listen", f"127.0.0.1:{grpc_ports[e.key]}",
-                "--http", f"127.0.0.1:{service_http[e.key]}", "--dns", f"127.0.0.1:{dns_port}",
-                "--dns-source", source[e.key], "--endpoints", endpoints_file,
-                *opts.resilience_args(),
-                *opts.service_config_args(e.service), "--allowed-networks", "127.0.0.0/8"]))
-        for key, port in service_http.items():
-            wait_until(f"{key} /readyz", lambda p=port: http_ok(p, "/readyz"), opts.timeout,
-                       service_procs)
-
-        self.progress("seeding the lab's users, tables, functions and alarms")
-        self._run_once("bootstrap", [self._python(), "-m", "chaoslab_services", "bootstrap",
-                                     "--endpoints", endpoints_file,
-                                     "--dns", f"127.0.0.1:{dns_port}"])
-
-        self.progress("operator")
-        operator_http = free_port()
-        prometheus_port = free_port()
-        operator = self._spawn("operator", [
-            *self._chaoslab(), "operator", "run", "--kubeconfig", kubeconfig,
-            "--coredns-configmap", "kube-system/coredns",
-            "--prometheus", f"http://127.0.0.1:{prometheus_port}",
-            "--http", f"127.0.0.1:{operator_http}"])
-        wait_until("operator /healthz", lambda: http_ok(operator_http, "/healthz"),
-                   opts.timeout, [operator])
-
+        endpoints_file = catalog.write_endpoints(self.root / "endpoints.yaml", grpc_ports)
+        coredns = self._coredns(endpoints)
+        projector_http = self._projector(kubeconfig, coredns)
+        service_http = self._services(grpc_ports, endpoints_file, coredns.port)
+        self._bootstrap(endpoints_file, coredns.port)
+        operator_http, prometheus_port = free_port(), free_port()
+        self._operator(kubeconfig, operator_http, prometheus_port)
         locust_web, locust_metrics = free_port(), free_port()
         targets = {f"service-{k}": f"127.0.0.1:{p}" for k, p in service_http.items()}
-        labels = {f"service-{k}": {"endpoint": k} for k in service_http}
         targets.update({
-            "coredns": f"127.0.0.1:{dns_metrics}",
+            "coredns": f"127.0.0.1:{coredns.metrics_port}",
             "operator": f"127.0.0.1:{operator_http}",
             "locust": f"127.0.0.1:{locust_metrics}",
             "prometheus": f"127.0.0.1:{prometheus_port}",
         })
-        prom_dir = self.root / "prometheus"
-        shutil.rmtree(prom_dir, ignore_errors=True)
-        prom_dir.mkdir()
-        (prom_dir / "prometheus.yml").write_text(
-            prometheus_config.scrape_config(targets, labels, opts.scrape_interval))
-        self.progress(f"Prometheus on 127.0.0.1:{prometheus_port}, scraping every "
-                      f"{opts.scrape_interval}")
-        prometheus = self._spawn("prometheus", [
-            tool("prometheus"), f"--config.file={prom_dir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={prom_dir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            "--storage.tsdb.retention.time=1d", "--web.enable-lifecycle"])
-        wait_until("Prometheus /-/ready", lambda: http_ok(prometheus_port, "/-/ready"),
-                   opts.timeout, [prometheus])
+        self._prometheus(prometheus_port, targets,
+                         {f"service-{k}": {"endpoint": k} for k in service_http})
 
         state = LabState(
             kubeconfig=str(kubeconfig),
-            dns=f"127.0.0.1:{dns_port}",
+            dns=f"127.0.0.1:{coredns.port}",
             prometheus=f"http://127.0.0.1:{prometheus_port}",
             locust=f"http://127.0.0.1:{locust_web}",
             services={k: f"127.0.0.1:{p}" for k, p in grpc_ports.items()},
             http={**{f"service-{k}": f"127.0.0.1:{p}" for k, p in service_http.items()},
                   "operator": f"127.0.0.1:{operator_http}",
-                  "coredns": f"127.0.0.1:{dns_metrics}",
+                  "coredns": f"127.0.0.1:{coredns.metrics_port}",
                   "projector": f"127.0.0.1:{projector_http}",
                   "locust-metrics": f"127.0.0.1:{locust_metrics}"},
             logs=str(self.logs),
@@ -284,19 +206,150 @@ class LocalLab:
         )
         self.state = state
         self._record()  # Locust reads the state file for its targets
-
         if opts.load:
-            from chaoslab_loadtest.runner import locust_command
-
-            self.progress(f"Locust: {opts.users} customers, web UI on 127.0.0.1:{locust_web}")
-            argv, env = locust_command(
-                state_file=self.state_file, users=opts.users, spawn_rate=opts.spawn_rate,
-                web_port=locust_web, metrics_port=locust_metrics, headless=False,
-                region=opts.customer_regions, config=opts.load_config)
-            locust = self._spawn("locust", argv, env=env)
-            wait_until("Locust web UI", lambda: http_ok(locust_web, "/"), opts.timeout, [locust])
+            self._locust(locust_web, locust_metrics)
         self._record()
         return state
+
+    # -- one step a component (each waits until its component is healthy) --------------
+    def _control_plane(self) -> Path:
+        """etcd + kube-apiserver; returns the lab's kubeconfig."""
+        self.progress("control plane: etcd + kube-apiserver")
+        cp_dir = self.root / "controlplane"
+        shutil.rmtree(cp_dir, ignore_errors=True)
+        self.cp = controlplane.ControlPlane(workdir=cp_dir, keep=True)
+        self.cp.start(self.options.timeout)
+        self.procs.extend(self.cp.procs)
+        kubeconfig = self.root / "kubeconfig"
+        shutil.copy(self.cp.kubeconfig, kubeconfig)
+        self.progress(f"control plane ready in {self.cp.started_seconds:.1f}s")
+        return kubeconfig
+
+    def _crd(self) -> None:
+        self.progress("installing the OutageScenario CRD")
+        cp = self._control()
+        cp.kubectl("apply", "-f", str(CRD_FILE))
+        cp.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                   "crd/outagescenarios.chaoslab.io")
+        # Established is not enough: the new resource's watch cache answers 429 "storage is
+        # (re)initializing" for a moment, which kopf logs as an ERROR on its first watch.
+        wait_until("the OutageScenario watch cache", lambda: cp.kubectl(
+            "get", "--raw", f"{SCENARIOS_PATH}?watch=1&timeoutSeconds=1",
+            check=False, timeout=10).returncode == 0, 60, cp.procs, interval=0.2)
+
+    def _coredns(self, endpoints: Sequence[CatalogEntry]) -> _CoreDNS:
+        """The `kube-system/coredns` ConfigMap from the lab's base Corefile, and CoreDNS
+        serving a copy of it (every `*.aws.internal` name answers 127.0.0.1)."""
+        from chaoslab_dns.basefiles import local_corefile
+
+        port, metrics_port = free_port(), free_port()
+        coredns_dir = self.root / "coredns"
+        coredns_dir.mkdir(exist_ok=True)
+        corefile = coredns_dir / "Corefile"
+        corefile.write_text(local_corefile(port, metrics_port,
+                                           {e.fqdn: "127.0.0.1" for e in endpoints}))
+        self._control().kubectl("create", "configmap", "coredns", "-n", "kube-system",
+                                f"--from-file=Corefile={corefile}")
+        self.progress(f"CoreDNS on 127.0.0.1:{port} (aws.internal)")
+        proc = self._spawn("coredns", [tool("coredns"), "-conf", corefile,
+                                       "-dns.port", str(port)], cwd=coredns_dir)
+        wait_until(f"CoreDNS answering {PROBE_NAME}",
+                   lambda: dns_answers(port, PROBE_NAME), self.options.timeout, [proc])
+        return _CoreDNS(proc, port, metrics_port, corefile)
+
+    def _projector(self, kubeconfig: Path, coredns: _CoreDNS) -> int:
+        """What the kubelet does in a cluster: copy the ConfigMap into CoreDNS's Corefile,
+        then reload it at once (SIGUSR1). Returns its HTTP port."""
+        http = free_port()
+        self._spawn("projector", [
+            self._python(), "-m", "chaoslab.projector", "--kubeconfig", kubeconfig,
+            "--configmap", "kube-system/coredns", "--key", "Corefile", "--out", coredns.corefile,
+            "--signal-pid", str(coredns.proc.pid), "--http", f"127.0.0.1:{http}"])
+        return http
+
+    def _services(self, grpc_ports: Mapping[str, int], endpoints_file: Path,
+                  dns_port: int) -> dict[str, int]:
+        """One process per endpoint of the lab's regions (sts is IAM's); endpoint key ->
+        its HTTP port."""
+        from chaoslab_services import catalog
+
+        opts = self.options
+        self.progress(f"{len(grpc_ports)} services ({', '.join(opts.regions)}), "
+                      + (f"policy {opts.policy}" if opts.policy else f"profile {opts.profile}"))
+        processes = [e for e in catalog.PROCESSES if e.region in opts.regions]
+        # Each process sends its DNS queries from its own loopback address and has a Pod
+        # with its chart labels and that address, so client-scoped faults select it.
+        lab_pods = service_pods([(e.service, e.region) for e in processes])
+        for p in lab_pods:
+            register(self._control().kubectl, p.name, p.labels, p.ip)
+        http: dict[str, int] = {}
+        procs = []
+        for e, pod in zip(processes, lab_pods, strict=True):
+            http[e.key] = free_port()
+            argv = catalog.serve_command(
+                e.key, endpoints=endpoints_file, dns=f"127.0.0.1:{dns_port}",
+                listen=f"127.0.0.1:{grpc_ports[e.key]}", http=f"127.0.0.1:{http[e.key]}",
+                profile=None if opts.policy else opts.profile, policy=opts.policy,
+                config=opts.service_configs.get(e.service), allowed_networks="127.0.0.0/8",
+                python=self._python())
+            procs.append(self._spawn(f"service-{e.key}", [*argv, "--dns-source", pod.ip]))
+        for key, port in http.items():
+            wait_until(f"{key} /readyz", lambda p=port: http_ok(p, "/readyz"), opts.timeout,
+                       procs)
+        return http
+
+    def _bootstrap(self, endpoints_file: Path, dns_port: int) -> None:
+        self.progress("seeding the lab's users, tables, functions and alarms")
+        self._run_once("bootstrap", [self._python(), "-m", "chaoslab_services", "bootstrap",
+                                     "--endpoints", endpoints_file,
+                                     "--dns", f"127.0.0.1:{dns_port}"])
+
+    def _operator(self, kubeconfig: Path, http: int, prometheus_port: int) -> None:
+        """The operator, writing `kube-system/coredns`, its health on port `http`."""
+        self.progress("operator")
+        operator = self._spawn("operator", [
+            *self._chaoslab(), "operator", "run", "--kubeconfig", kubeconfig,
+            "--coredns-configmap", "kube-system/coredns",
+            "--prometheus", f"http://127.0.0.1:{prometheus_port}",
+            "--http", f"127.0.0.1:{http}"])
+        wait_until("operator /healthz", lambda: http_ok(http, "/healthz"),
+                   self.options.timeout, [operator])
+
+    def _prometheus(self, port: int, targets: Mapping[str, str],
+                    labels: Mapping[str, Mapping[str, str]]) -> None:
+        """Prometheus scraping every target (job -> host:port) each scrape interval."""
+        interval = self.options.scrape_interval
+        prom_dir = self.root / "prometheus"
+        shutil.rmtree(prom_dir, ignore_errors=True)
+        prom_dir.mkdir()
+        (prom_dir / "prometheus.yml").write_text(
+            prometheus_config.scrape_config(targets, labels, interval))
+        self.progress(f"Prometheus on 127.0.0.1:{port}, scraping every {interval}")
+        prometheus = self._spawn("prometheus", [
+            tool("prometheus"), f"--config.file={prom_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={prom_dir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1d", "--web.enable-lifecycle"])
+        wait_until("Prometheus /-/ready", lambda: http_ok(port, "/-/ready"),
+                   self.options.timeout, [prometheus])
+
+    def _locust(self, web_port: int, metrics_port: int) -> None:
+        """Locust's customers, reading their targets from state.json."""
+        from chaoslab_loadtest.runner import locust_command
+
+        opts = self.options
+        self.progress(f"Locust: {opts.users} customers, web UI on 127.0.0.1:{web_port}")
+        argv, env = locust_command(
+            state_file=self.state_file, users=opts.users, spawn_rate=opts.spawn_rate,
+            web_port=web_port, metrics_port=metrics_port, headless=False,
+            region=opts.customer_regions, config=opts.load_config)
+        locust = self._spawn("locust", argv, env=env)
+        wait_until("Locust web UI", lambda: http_ok(web_port, "/"), opts.timeout, [locust])
+
+    def _control(self) -> controlplane.ControlPlane:
+        if self.cp is None:
+            raise AssertionError("the control plane step runs first")
+        return self.cp
 
     def _spawn(self, name: str, argv: list, env: dict[str, str] | None = None,
                cwd: Path | None = None) -> Proc:
@@ -403,8 +456,3 @@ def dns_answers(port: int, name: str, host: str = "127.0.0.1", timeout: float = 
     reply = dns.query.udp(query, host, port=port, timeout=timeout)
     return bool(reply.answer)
 
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
