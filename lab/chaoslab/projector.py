@@ -65,6 +65,8 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
+from chaoslab_operator.kube import interrupt_watch
+
 log = logging.getLogger("chaoslab.projector")
 
 
@@ -306,15 +308,6 @@ def pids_named(name: str) -> list[int]:
         except OSError:
             continue  # gone meanwhile
     return pids
-
-
-def interrupt_watch(w: watch.Watch | None) -> None:
-    """Unblock a watch stream read from another thread by shutting its response down."""
-    resp = getattr(w, "_resp", None)
-    shutdown = getattr(resp, "shutdown", None)
-    if callable(shutdown):
-        with contextlib.suppress(Exception):
-            shutdown()
 
 
 def serve_health(projector: Projector, host: str, port: int) -> ThreadingHTTPServer:
