@@ -66,7 +66,7 @@ async def load(address: str, tokens: list[str], rate: float, total: float,
 def run_profile(profile: str, args: argparse.Namespace
                 ) -> tuple[list[tuple[float, bool]], dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix=f"svc-meta-{profile}-") as tmp:
-        lab = testlab.Lab(Path(tmp), profile=profile, ttl=5)
+        lab = testlab.Lab(Path(tmp), profile=profile, ttl=5, without=("ec2",))
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)

@@ -157,7 +157,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="svc-bench-") as tmp:
-        lab = testlab.Lab(Path(tmp))
+        lab = testlab.Lab(Path(tmp), without=("ec2",))
         try:
             lab.start()
             lab.bootstrap(customers=CUSTOMERS)

@@ -9,6 +9,7 @@ invalid value is reported with the offending value quoted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
-WORKFLOW_NAMES = ("signin", "invoke", "metrics", "items")
+WORKFLOW_NAMES = ("signin", "invoke", "metrics", "items", "launch")
 REGIONS = ("us-east-1", "us-west-2")
 
 
@@ -52,6 +53,8 @@ class LoadConfig:
     dynamodb_table: str = "customers"
     metric_namespace: str = "Customer/App"
     alarm_prefix: str = ""
+    ec2_image: str = "ami-0c0ffee0c0ffee000"  # launch workflow: the AMI a customer launches
+    ec2_instance_type: str = "t3.micro"
 
     def front_door(self, workflow: str, region: str) -> str:
         """Endpoint key a workflow's first call goes to (IAM is global, the rest regional)."""
@@ -73,6 +76,7 @@ FRONT_DOORS = {
     "invoke": "lambda.{region}",
     "metrics": "cloudwatch.{region}",
     "items": "dynamodb.{region}",
+    "launch": "ec2.{region}",
 }
 
 
@@ -191,6 +195,8 @@ def from_mapping(
     cfg = replace(cfg, **scalars)
     if not cfg.enabled_workflows():
         raise ConfigError("every workflow weight is 0: nothing to run")
+    if not re.fullmatch(r"ami-[0-9a-f]{8,17}", cfg.ec2_image):
+        raise ConfigError(f"ec2_image {cfg.ec2_image!r}: want 'ami-' and 8..17 hex digits")
     if cfg.timeout <= 0 or cfg.attempts < 1 or cfg.customers.count < 1:
         raise ConfigError(
             f"timeout must be > 0 (got {cfg.timeout!r}), attempts >= 1 (got {cfg.attempts!r}), "
@@ -199,7 +205,8 @@ def from_mapping(
 
 
 _SCALARS = ("users", "spawn_rate", "timeout", "attempts", "token_seconds", "lambda_function",
-            "dynamodb_table", "metric_namespace", "alarm_prefix")
+            "dynamodb_table", "metric_namespace", "alarm_prefix", "ec2_image",
+            "ec2_instance_type")
 _KNOWN_KEYS = {*_SCALARS, "targets", "lab_state", "endpoints", "endpoint_host", "regions",
                "workflow_weights", "wait_time", "customers"}
 

@@ -23,6 +23,8 @@ from chaoslab_services.protos import (
     cloudwatch_pb2_grpc,
     dynamodb_pb2,
     dynamodb_pb2_grpc,
+    ec2_pb2,
+    ec2_pb2_grpc,
     iam_pb2,
     iam_pb2_grpc,
     lambda_pb2,
@@ -69,6 +71,10 @@ class Session:
     @property
     def dynamodb(self) -> dynamodb_pb2_grpc.DynamoDBStub:
         return self.stub(f"dynamodb.{self.region}", dynamodb_pb2_grpc.DynamoDBStub)
+
+    @property
+    def ec2(self) -> ec2_pb2_grpc.EC2Stub:
+        return self.stub(f"ec2.{self.region}", ec2_pb2_grpc.EC2Stub)
 
     def call(self, method: Callable[..., Any], request: Any) -> Any:
         """One logical call with the configured SDK-style retries (jittered backoff)."""
@@ -146,9 +152,22 @@ def items(s: Session) -> None:
         table=s.config.dynamodb_table, pk=s.user, sk=sk))
 
 
+def launch(s: Session) -> None:
+    """A deploy step: launch one instance, then terminate it (so the fleet never fills).
+
+    The launch is what fails while DWFM holds no leases (RESOURCE_EXHAUSTED
+    InsufficientInstanceCapacity, retried as an SDK retries throttling)."""
+    resp = s.call(s.ec2.RunInstances, ec2_pb2.RunInstancesRequest(
+        image_id=s.config.ec2_image, instance_type=s.config.ec2_instance_type, count=1,
+        tags={"customer": s.user}))
+    s.call(s.ec2.TerminateInstances, ec2_pb2.TerminateInstancesRequest(
+        instance_ids=[i.instance_id for i in resp.instances]))
+
+
 WORKFLOWS: dict[str, Callable[[Session], None]] = {
     "signin": signin,
     "invoke": invoke,
     "metrics": metrics,
     "items": items,
+    "launch": launch,
 }

@@ -7,8 +7,9 @@ enumerate and execute it against the real Prometheus. The committed JSON in
 provisions those files.
 
 Dashboards: cascade overview (one screen for the game day), per-service detail (template
-variables service/region), DNS and CoreDNS, operator and scenarios. All carry the scenario
-annotation from `chaoslab_operator_scenario_active`.
+variables service/region; EC2's DWFM leases and work queue in a row of their own), DNS and
+CoreDNS, operator and scenarios. All carry the scenario annotation from
+`chaoslab_operator_scenario_active`.
 """
 
 from __future__ import annotations
@@ -249,6 +250,29 @@ def service() -> Board:
     b.panel("Client DNS cache lookups", [(
         f"sum by (result) (rate(chaoslab_service_dns_cache_total{{{SVC}}}[{RI}]))",
         "{{result}}")], "reqps", w=8, stack=True)
+    b.row("EC2 and DWFM (host leases through DynamoDB)")
+    b.panel("DWFM host leases and work queue", [
+        (f"sum by (service, region, state) (chaoslab_service_dwfm_leases{{{SVC}}})",
+         "{{state}} {{region}}"),
+        (f"sum by (service, region) (chaoslab_service_dwfm_queue_depth{{{SVC}}})",
+         "queued {{region}}"),
+        (f"max by (service, region) (chaoslab_service_dwfm_throttle{{{SVC}}})",
+         "throttle on {{region}}"),
+    ], "short", description="Held leases are launch capacity. A queue past the collapse "
+        "depth (work_timeout x workers / establish_time) with few leases held while DynamoDB "
+        "answers is the congestive collapse; the throttle (1) is the mitigation.")
+    b.panel("DWFM work by kind and result", [(
+        f"sum by (service, region, kind, result) (rate(chaoslab_service_dwfm_work_total"
+        f"{{{SVC}}}[{RI}]))", "{{kind}} {{result}} {{region}}")], "ops", stack=True,
+        description="timed_out: done after work_timeout, discarded and queued again.")
+    b.panel("DWFM leases lost, work requeued and shed", [
+        (f"sum by (service, region) (rate(chaoslab_service_dwfm_leases_expired_total"
+         f"{{{SVC}}}[{RI}]))", "leases expired {{region}}"),
+        (f"sum by (service, region) (rate(chaoslab_service_dwfm_requeued_total{{{SVC}}}"
+         f"[{RI}]))", "requeued {{region}}"),
+        (f"sum by (service, region) (rate(chaoslab_service_dwfm_shed_total{{{SVC}}}"
+         f"[{RI}]))", "shed by the throttle {{region}}"),
+    ], "ops", w=24)
     return b
 
 

@@ -8,6 +8,7 @@ process: same process, same port, its own name ``sts.aws.internal``.
     iam        -> dynamodb.us-east-1, kms.us-east-1
     lambda.R   -> iam, sts, s3.R, dynamodb.R, cloudwatch.R
     cloudwatch.R -> iam, dynamodb.R
+    ec2.R      -> dynamodb.R (DWFM's host leases)
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import yaml
 
 REGIONS = ("us-east-1", "us-west-2")
 GLOBAL_REGION = "us-east-1"
-REGIONAL_SERVICES = ("dynamodb", "kms", "s3", "lambda", "cloudwatch")
+REGIONAL_SERVICES = ("dynamodb", "kms", "s3", "lambda", "cloudwatch", "ec2")
 ZONE = "aws.internal"
 CLUSTER_PORT = 50051  # every service's port in the cluster (one pod a service)
 
@@ -29,6 +30,7 @@ CLUSTER_PORT = 50051  # every service's port in the cluster (one pod a service)
 class CatalogEntry:
     key: str        # endpoint key, e.g. "dynamodb.us-east-1", "iam"
     service: str    # the process that answers: dynamodb | kms | iam | s3 | lambda | cloudwatch
+                    # | ec2
     region: str
     fqdn: str
     alias_of: str | None = None  # "sts" -> "iam": no process of its own, the target's port

@@ -111,7 +111,12 @@ def test_services_match_the_catalog_and_the_contract() -> None:
     deployments = {d["metadata"]["name"]: d for d in find(objs, "Deployment")
                    if d["metadata"]["labels"]["app.kubernetes.io/component"] == "service"}
     assert set(deployments) == set(processes)
+    assert {"ec2-us-east-1", "ec2-us-west-2"} <= set(deployments)
+    # Prometheus finds every service pod, EC2's too, through this headless Service.
+    metrics = one(objs, "Service", "chaoslab-services-metrics")["spec"]["selector"]
     for name, entry in processes.items():
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert metrics.items() <= labels.items(), name
         svc = one(objs, "Service", name)
         assert svc["spec"]["type"] == "ClusterIP"
         assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"grpc": 50051,

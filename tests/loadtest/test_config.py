@@ -20,7 +20,9 @@ def test_packaged_defaults_with_a_lab_state(tmp_path: Path) -> None:
     assert cfg.target("iam") == "127.0.0.1:5001"
     assert cfg.front_door("invoke", "us-east-1") == "lambda.us-east-1"
     assert cfg.front_door("signin", "us-west-2") == "iam"  # IAM is global
-    assert set(cfg.enabled_workflows()) == set(config.WORKFLOW_NAMES)
+    # launch (EC2) is off by default: the stock fleet stays collapsed after a DynamoDB fault
+    assert set(cfg.enabled_workflows()) == set(config.WORKFLOW_NAMES) - {"launch"}
+    assert cfg.front_door("launch", "us-west-2") == "ec2.us-west-2"
     assert cfg.customers.identity(21) == ("customer-1", "customer-1-secret")
     with pytest.raises(config.ConfigError, match=r"'s3\.us-east-1'"):
         cfg.target("s3.us-east-1")
@@ -61,6 +63,8 @@ def test_errors(tmp_path: Path) -> None:
         config.from_mapping(targets, regions="eu-west-1")
     with pytest.raises(config.ConfigError, match="nothing to run"):
         config.from_mapping(targets, workflow_weights="signin=0,invoke=0,metrics=0,items=0")
+    with pytest.raises(config.ConfigError, match="'ubuntu'"):
+        config.from_mapping({**targets, "ec2_image": "ubuntu"}, workflow_weights="launch=1")
     with pytest.raises(config.ConfigError, match="wait_time"):
         config.from_mapping({**targets, "wait_time": [2, 1]})
 

@@ -158,6 +158,7 @@ def render(t: float) -> str:
     x.add("chaoslab_loadtest_users", "gauge", {}, 20.0)
     _operator(x, t)
     _coredns(x, t)
+    _dwfm(x, t)
     return x.text()
 
 
@@ -217,6 +218,42 @@ def _operator(x: Exposition, t: float) -> None:
     writes = 1.0 if t >= INJECT else 0.0
     x.histogram("chaoslab_operator_apply_to_configmap_seconds", {}, writes + (t >= REVERT), 0.0,
                 LOAD_BUCKETS)
+
+
+DWFM_HOSTS = 100
+DWFM_LAPSED = INJECT + 8.0  # lease_ttl after DynamoDB's name went
+DWFM_THROTTLED = 24.0  # the mitigation: every lease back by DWFM_THROTTLED + 4
+
+
+def _dwfm(x: Exposition, t: float) -> None:
+    """EC2 us-east-1's lease manager: leases lapse in the fault and stay gone after the
+    revert (collapsed: every establishment times out) until the throttle goes on."""
+    base = {"service": "ec2", "region": "us-east-1"}
+    if t < DWFM_LAPSED:
+        held = DWFM_HOSTS
+    elif t < DWFM_THROTTLED:
+        held = 0
+    else:
+        held = min(DWFM_HOSTS, round(DWFM_HOSTS * (t - DWFM_THROTTLED) / 4.0))
+    x.add("chaoslab_service_dwfm_leases", "gauge", {**base, "state": "held"}, held)
+    x.add("chaoslab_service_dwfm_leases", "gauge", {**base, "state": "expired"},
+          DWFM_HOSTS - held)
+    x.add("chaoslab_service_dwfm_queue_depth", "gauge", base, float(DWFM_HOSTS - held))
+    x.add("chaoslab_service_dwfm_throttle", "gauge", base, float(t >= DWFM_THROTTLED))
+    renew_ok = Rate((0.0, 33.0), (INJECT, 0.0), (DWFM_THROTTLED + 4.0, 33.0)).total(t)
+    timed_out = window(20.0, REVERT, DWFM_THROTTLED).total(t)
+    for kind, result, value in (("renew", "ok", renew_ok),
+                                ("renew", "failed", window(4.0, INJECT, REVERT).total(t)),
+                                ("establish", "ok", DWFM_HOSTS - held if t < DWFM_LAPSED
+                                 else float(held)),
+                                ("establish", "timed_out", timed_out)):
+        x.add("chaoslab_service_dwfm_work_total", "counter",
+              {**base, "kind": kind, "result": result}, value)
+    x.add("chaoslab_service_dwfm_requeued_total", "counter", base, timed_out)
+    x.add("chaoslab_service_dwfm_leases_expired_total", "counter", base,
+          float(DWFM_HOSTS if t >= DWFM_LAPSED else 0))
+    x.add("chaoslab_service_dwfm_shed_total", "counter", base,
+          float(DWFM_HOSTS / 2 if t >= DWFM_THROTTLED else 0))
 
 
 def _coredns(x: Exposition, t: float) -> None:

@@ -83,3 +83,21 @@ def test_launches_need_leased_slots():
 def test_bad_settings_fail_naming_the_key(doc, needle):
     with pytest.raises(ConfigError, match=needle):
         DwfmPolicy.from_doc(doc)
+
+
+def test_an_unarmed_book_keeps_its_fleet_until_dynamodb_first_answers():
+    """EC2 may come up before its DynamoDB (every tier of a lab starts at once): until the
+    first write succeeds no lease ages, so the fleet is not lost to the start-up order."""
+    policy = DwfmPolicy(hosts=4)
+    book = LeaseBook(policy, 0.0, random.Random(1), armed=False)
+    for t in range(1, 31):                     # 30 s of failed renewals
+        book.scan(float(t))
+        while (work := book.take(float(t))) is not None:
+            assert book.complete(work, float(t), ok=False) == "failed"
+    assert book.held(30.0) == 4 and book.counters.expired == 0
+    assert len(book.place(16, 30.0) or []) == 16   # launches still find leased hosts
+    book.scan(31.0)
+    work = book.take(31.0)
+    assert work is not None and book.complete(work, 31.1, ok=True) == "ok"
+    book.scan(39.05)                           # armed: the others aged from 31 s on
+    assert book.counters.expired == 3

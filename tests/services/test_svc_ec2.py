@@ -197,3 +197,24 @@ def test_a_large_fleet_collapses_after_dynamodb_returns_until_throttled(lab):
         print(f"200 hosts re-leased {took:.1f}s after the throttle")
     finally:
         big.stop()
+
+
+def test_terminated_instances_free_their_slots(small):
+    """Customers launch and terminate all day; without slots coming back the fleet would
+    fill and every launch fail as if DWFM had lost its leases."""
+    stub = ec2_pb2_grpc.EC2Stub(grpc.insecure_channel(small.address))
+    wait_for("the fleet leased", lambda: dwfm(small)["held"] == 24, 20)
+    launched = [i.instance_id for _ in range(4) for i in run(small, count=20).instances]
+    capacity = 24 * 4  # hosts x slots_per_host (defaults.yaml)
+    code, details = code_of(lambda: [run(small, count=20) for _ in range(2)])
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED, f"{capacity} slots not full: {details}"
+    for ids, want in (([], grpc.StatusCode.INVALID_ARGUMENT),
+                      ([launched[0], "i-0123456789abcdef0"], grpc.StatusCode.NOT_FOUND)):
+        assert code_of(lambda i=ids: stub.TerminateInstances(
+            ec2_pb2.TerminateInstancesRequest(instance_ids=i), timeout=5))[0] == want
+    gone = stub.TerminateInstances(ec2_pb2.TerminateInstancesRequest(
+        instance_ids=launched), timeout=5).instances
+    assert [i.state for i in gone] == ["terminated"] * len(launched)
+    assert len(run(small, count=20).instances) == 20  # the slots are back
+    assert code_of(lambda: stub.DescribeInstances(ec2_pb2.DescribeInstancesRequest(
+        instance_ids=launched[:1]), timeout=5))[0] == grpc.StatusCode.NOT_FOUND

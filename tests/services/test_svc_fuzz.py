@@ -19,6 +19,7 @@ from chaoslab_services import catalog
 from chaoslab_services.protos import (
     cloudwatch_pb2,
     dynamodb_pb2,
+    ec2_pb2,
     iam_pb2,
     kms_pb2,
     lambda_pb2,
@@ -29,10 +30,10 @@ from chaoslab_services.protos import (
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNIMPLEMENTED,
           grpc.StatusCode.DATA_LOSS}
 MODULES = {"dynamodb": dynamodb_pb2, "kms": kms_pb2, "iam": iam_pb2, "sts": sts_pb2,
-           "s3": s3_pb2, "lambda": lambda_pb2, "cloudwatch": cloudwatch_pb2}
+           "s3": s3_pb2, "lambda": lambda_pb2, "cloudwatch": cloudwatch_pb2, "ec2": ec2_pb2}
 KEYS = {"dynamodb": "dynamodb.us-east-1", "kms": "kms.us-east-1", "iam": "iam", "sts": "iam",
         "s3": "s3.us-east-1", "lambda": "lambda.us-east-1",
-        "cloudwatch": "cloudwatch.us-east-1"}
+        "cloudwatch": "cloudwatch.us-east-1", "ec2": "ec2.us-east-1"}
 BIG = "x" * (1024 * 1024 + 1)
 TOKEN: dict[str, str] = {}
 
@@ -40,7 +41,8 @@ TOKEN: dict[str, str] = {}
 NAMES = st.sampled_from(["customers", "counters", "lambda-code-us-east-1", "order-counter",
                          "customer-0", "alias/iam-tokens", "Test", "AWS/Lambda", "pk",
                          "lambda:InvokeFunction", "*", "Allow", "Deny", "Sum",
-                         "GreaterThanThreshold", "OK"])
+                         "GreaterThanThreshold", "OK", "ami-0123456789abcdef0", "t3.micro",
+                         "i-0123456789abcdef0"])
 TEXT = st.one_of(NAMES, st.text(max_size=40), st.just(""), st.just(BIG),
                  st.text(alphabet="\x00\x01\n\t/${}.*", max_size=10))
 

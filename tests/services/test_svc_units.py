@@ -271,7 +271,9 @@ def test_config_file_and_flags(tmp_path):
 
 def test_catalog_and_write_endpoints(tmp_path):
     keys = {e.key for e in catalog.ENDPOINTS}
-    assert {"iam", "sts", "dynamodb.us-east-1", "lambda.us-west-2"} <= keys
+    assert {"iam", "sts", "dynamodb.us-east-1", "lambda.us-west-2", "ec2.us-east-1",
+            "ec2.us-west-2"} <= keys
+    assert catalog.dependencies("ec2", "us-west-2") == ("dynamodb.us-west-2",)
     assert catalog.BY_KEY["sts"].fqdn == "sts.aws.internal"
     assert catalog.BY_KEY["iam"].region == "us-east-1"
     ports = {e.key: 40000 + i for i, e in enumerate(catalog.PROCESSES)}

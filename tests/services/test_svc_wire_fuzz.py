@@ -24,6 +24,7 @@ from chaoslab.testkit import services as testlab
 from chaoslab_services.protos import (
     cloudwatch_pb2,
     dynamodb_pb2,
+    ec2_pb2,
     iam_pb2,
     kms_pb2,
     lambda_pb2,
@@ -33,7 +34,8 @@ from chaoslab_services.protos import (
 
 MODULES = {"dynamodb.us-east-1": [dynamodb_pb2], "kms.us-east-1": [kms_pb2],
            "iam": [iam_pb2, sts_pb2], "s3.us-east-1": [s3_pb2],
-           "lambda.us-east-1": [lambda_pb2], "cloudwatch.us-east-1": [cloudwatch_pb2]}
+           "lambda.us-east-1": [lambda_pb2], "cloudwatch.us-east-1": [cloudwatch_pb2],
+           "ec2.us-east-1": [ec2_pb2]}
 HEALTH = ("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest.DESCRIPTOR)
 BROKEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 UNKNOWN_FIELD = 1000  # no message of ours uses this number

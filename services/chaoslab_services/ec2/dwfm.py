@@ -105,8 +105,12 @@ class LeaseBook:
     """Hosts, their leases and the work queue. Every method takes ``now`` (monotonic s)."""
 
     def __init__(self, policy: DwfmPolicy, now: float, rng: random.Random | None = None,
-                 prefix: str = "h") -> None:
+                 prefix: str = "h", armed: bool = True) -> None:
         self.policy = policy
+        # Unarmed, leases do not age until the first piece of work succeeds: a process
+        # started before its DynamoDB (a lab coming up) must not lose the fleet it took
+        # over. Renewals are tried all the while; DWFM's clock starts at the first answer.
+        self.armed, self._clock = armed, now
         self.throttle = policy.throttle
         self.rng = rng or random.Random()
         self.counters = Counters()
@@ -135,6 +139,11 @@ class LeaseBook:
 
     def scan(self, now: float) -> None:
         """Expires lapsed leases and queues the work that is due, as admission allows."""
+        if not self.armed:
+            for host in self.hosts:
+                if host.expires_at:
+                    host.expires_at += now - self._clock
+            self._clock = now
         for host in self.hosts:
             if host.expires_at and host.expires_at <= now:
                 host.expires_at = 0.0
@@ -169,6 +178,7 @@ class LeaseBook:
                 c.requeued += 1
             return "timed_out"
         c.ok[work.kind] += 1
+        self.armed = True
         host.expires_at = now + p.lease_ttl
         host.renew_at = now + p.renew_interval * self.rng.uniform(0.75, 1.25)
         return "ok"

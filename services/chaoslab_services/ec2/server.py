@@ -3,7 +3,9 @@
 ``RunInstances`` places instances on leased hosts with a free slot, else answers
 RESOURCE_EXHAUSTED "InsufficientInstanceCapacity" -- what customers saw on 2025-10-20
 while DWFM's leases were gone and again while it was collapsed. Instances are EC2's own
-state (in memory): running ones keep running and keep their metadata without a lease.
+state (in memory): running ones keep running and keep their metadata without a lease;
+``TerminateInstances`` frees their slots (so a customer launching and terminating all day
+does not fill the fleet).
 DWFM (``dwfm.LeaseBook``) is driven here: a scanner every ``tick`` and ``workers`` tasks
 that write each lease to ``dynamodb.<region>`` (table ``ec2-dwfm-leases``) and then hold
 the host handshake for the work's time. HTTP on ``--http``: instance metadata under
@@ -120,9 +122,12 @@ class EC2Servicer(pb_grpc.EC2Servicer):
         self.region = runtime.region
         self.policy = DwfmPolicy.from_doc(dict(runtime.settings.get("dwfm") or {}),
                                           "settings.dwfm")
-        self.book = LeaseBook(self.policy, time.monotonic(), prefix=f"h-{self.region}")
+        # Unarmed: leases age only once DynamoDB has answered (a lab starts its tiers together).
+        self.book = LeaseBook(self.policy, time.monotonic(), prefix=f"h-{self.region}",
+                              armed=False)
         self.tables = Tables(runtime, f"dynamodb.{self.region}")
         self.instances: dict[str, _Instance] = {}
+        self._hosts = {h.id: h for h in self.book.hosts}
         self._wake = asyncio.Event()
         runtime.metrics.registry.register(DwfmCollector(self.book, runtime.service, self.region))
         runtime.background(self.scanner)
@@ -252,6 +257,31 @@ class EC2Servicer(pb_grpc.EC2Servicer):
         if not request.instance_ids:
             for inst in list(self.instances.values())[:request.max_results or MAX_IDS]:
                 out.instances.append(inst.proto())
+        return out
+
+
+    @rpc
+    async def TerminateInstances(self, request: pb.TerminateInstancesRequest
+                                 ) -> pb.TerminateInstancesResponse:
+        ids = list(request.instance_ids)
+        if not ids:
+            raise invalid("instance_ids", "name at least one instance")
+        if len(ids) > MAX_IDS:
+            raise invalid("instance_ids", f"too many ({len(ids)} > {MAX_IDS})")
+        for i, ident in enumerate(ids):
+            if not INSTANCE_RE.fullmatch(ident):
+                raise invalid(f"instance_ids[{i}]", f"malformed instance id {ident[:64]!r}")
+            if ident not in self.instances:
+                raise not_found(f"instance {ident!r} not found")
+        out = pb.TerminateInstancesResponse()
+        for ident in dict.fromkeys(ids):  # a repeated id is terminated once
+            inst = self.instances.pop(ident)
+            host = self._hosts.get(inst.host)
+            if host is not None and host.used > 0:
+                host.used -= 1
+            proto = inst.proto()
+            proto.state = "terminated"
+            out.instances.append(proto)
         return out
 
 

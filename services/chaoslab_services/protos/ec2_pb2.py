@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\tec2.proto\x12\x0f\x63haoslab.ec2.v1\"\x8c\x02\n\x08Instance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x10\n\x08image_id\x18\x02 \x01(\t\x12\x15\n\rinstance_type\x18\x03 \x01(\t\x12\x0f\n\x07host_id\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x19\n\x11\x61vailability_zone\x18\x06 \x01(\t\x12\x12\n\nprivate_ip\x18\x07 \x01(\t\x12\x13\n\x0blaunch_time\x18\x08 \x01(\x01\x12\x31\n\x04tags\x18\t \x03(\x0b\x32#.chaoslab.ec2.v1.Instance.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb8\x01\n\x13RunInstancesRequest\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x15\n\rinstance_type\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12<\n\x04tags\x18\x04 \x03(\x0b\x32..chaoslab.ec2.v1.RunInstancesRequest.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x14RunInstancesResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.chaoslab.ec2.v1.Instance\"E\n\x18\x44\x65scribeInstancesRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\r\"I\n\x19\x44\x65scribeInstancesResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.chaoslab.ec2.v1.Instance2\xce\x01\n\x03\x45\x43\x32\x12[\n\x0cRunInstances\x12$.chaoslab.ec2.v1.RunInstancesRequest\x1a%.chaoslab.ec2.v1.RunInstancesResponse\x12j\n\x11\x44\x65scribeInstances\x12).chaoslab.ec2.v1.DescribeInstancesRequest\x1a*.chaoslab.ec2.v1.DescribeInstancesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\tec2.proto\x12\x0f\x63haoslab.ec2.v1\"\x8c\x02\n\x08Instance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x10\n\x08image_id\x18\x02 \x01(\t\x12\x15\n\rinstance_type\x18\x03 \x01(\t\x12\x0f\n\x07host_id\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x19\n\x11\x61vailability_zone\x18\x06 \x01(\t\x12\x12\n\nprivate_ip\x18\x07 \x01(\t\x12\x13\n\x0blaunch_time\x18\x08 \x01(\x01\x12\x31\n\x04tags\x18\t \x03(\x0b\x32#.chaoslab.ec2.v1.Instance.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb8\x01\n\x13RunInstancesRequest\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x15\n\rinstance_type\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12<\n\x04tags\x18\x04 \x03(\x0b\x32..chaoslab.ec2.v1.RunInstancesRequest.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x14RunInstancesResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.chaoslab.ec2.v1.Instance\"E\n\x18\x44\x65scribeInstancesRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\x12\x13\n\x0bmax_results\x18\x02 \x01(\r\"I\n\x19\x44\x65scribeInstancesResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.chaoslab.ec2.v1.Instance\"1\n\x19TerminateInstancesRequest\x12\x14\n\x0cinstance_ids\x18\x01 \x03(\t\"J\n\x1aTerminateInstancesResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.chaoslab.ec2.v1.Instance2\xbd\x02\n\x03\x45\x43\x32\x12[\n\x0cRunInstances\x12$.chaoslab.ec2.v1.RunInstancesRequest\x1a%.chaoslab.ec2.v1.RunInstancesResponse\x12j\n\x11\x44\x65scribeInstances\x12).chaoslab.ec2.v1.DescribeInstancesRequest\x1a*.chaoslab.ec2.v1.DescribeInstancesResponse\x12m\n\x12TerminateInstances\x12*.chaoslab.ec2.v1.TerminateInstancesRequest\x1a+.chaoslab.ec2.v1.TerminateInstancesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +49,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBEINSTANCESREQUEST']._serialized_end=627
   _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_start=629
   _globals['_DESCRIBEINSTANCESRESPONSE']._serialized_end=702
-  _globals['_EC2']._serialized_start=705
-  _globals['_EC2']._serialized_end=911
+  _globals['_TERMINATEINSTANCESREQUEST']._serialized_start=704
+  _globals['_TERMINATEINSTANCESREQUEST']._serialized_end=753
+  _globals['_TERMINATEINSTANCESRESPONSE']._serialized_start=755
+  _globals['_TERMINATEINSTANCESRESPONSE']._serialized_end=829
+  _globals['_EC2']._serialized_start=832
+  _globals['_EC2']._serialized_end=1149
 # @@protoc_insertion_point(module_scope)

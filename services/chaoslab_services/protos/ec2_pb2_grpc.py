@@ -44,6 +44,11 @@ class EC2Stub:
                 request_serializer=ec2__pb2.DescribeInstancesRequest.SerializeToString,
                 response_deserializer=ec2__pb2.DescribeInstancesResponse.FromString,
                 _registered_method=True)
+        self.TerminateInstances = channel.unary_unary(
+                '/chaoslab.ec2.v1.EC2/TerminateInstances',
+                request_serializer=ec2__pb2.TerminateInstancesRequest.SerializeToString,
+                response_deserializer=ec2__pb2.TerminateInstancesResponse.FromString,
+                _registered_method=True)
 
 
 class EC2Servicer:
@@ -63,6 +68,14 @@ class EC2Servicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TerminateInstances(self, request, context):
+        """Terminates the named instances (NOT_FOUND for an unknown id, and then none is
+        terminated); their host slots are free at once, lease or no lease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EC2Servicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_EC2Servicer_to_server(servicer, server):
                     servicer.DescribeInstances,
                     request_deserializer=ec2__pb2.DescribeInstancesRequest.FromString,
                     response_serializer=ec2__pb2.DescribeInstancesResponse.SerializeToString,
+            ),
+            'TerminateInstances': grpc.unary_unary_rpc_method_handler(
+                    servicer.TerminateInstances,
+                    request_deserializer=ec2__pb2.TerminateInstancesRequest.FromString,
+                    response_serializer=ec2__pb2.TerminateInstancesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +149,33 @@ class EC2:
             '/chaoslab.ec2.v1.EC2/DescribeInstances',
             ec2__pb2.DescribeInstancesRequest.SerializeToString,
             ec2__pb2.DescribeInstancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TerminateInstances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chaoslab.ec2.v1.EC2/TerminateInstances',
+            ec2__pb2.TerminateInstancesRequest.SerializeToString,
+            ec2__pb2.TerminateInstancesResponse.FromString,
             options,
             channel_credentials,
             insecure,
