@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dns"))  # run from a checkout without installing
 
-import dns.exception  # noqa: E402
-import dns.message  # noqa: E402
-import dns.query  # noqa: E402
-
-from chaoslab.procs import free_port  # noqa: E402
+from chaoslab.procs import ComponentFailed  # noqa: E402
+from chaoslab.testkit import coredns  # noqa: E402
+from chaoslab.testkit.coredns import CoreDNS  # noqa: E402
 
 COREDNS = ROOT / ".tools" / "bin" / "coredns"
 ENDPOINTS = {
@@ -26,45 +23,16 @@ ENDPOINTS = {
 }
 
 
-class CoreDNS:
-    """A CoreDNS process on fresh 127.0.0.1 ports; use as a context manager."""
-
-    def __init__(self, render, binary: str | Path = COREDNS) -> None:
-        if not Path(binary).exists():
-            raise SystemExit(f"{binary} is missing: run `make tools`")
-        self.port, self.metrics_port = free_port(), free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="dns-bench-"))
-        self.corefile = self.dir / "Corefile"
-        self.corefile.write_text(render(self.port, self.metrics_port))
-        self.log = (self.dir / "coredns.log").open("wb")
-        self.proc = subprocess.Popen(
-            [str(binary), "-conf", str(self.corefile)], stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                self.query("ready.invalid", timeout=0.2)
-                break
-            except dns.exception.DNSException:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.close()
-                    raise SystemExit(f"coredns did not start; see {self.dir}/coredns.log") from None
-
-    def query(self, name: str, rdtype: str = "A", timeout: float = 1.0) -> dns.message.Message:
-        q = dns.message.make_query(name, rdtype)
-        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.log.close()
-
-    def __enter__(self) -> CoreDNS:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+def start_coredns(render: Callable[[int, int], str], binary: str | Path = COREDNS) -> CoreDNS:
+    """A CoreDNS on fresh 127.0.0.1 ports in a folder of its own (use `with`); a benchmark
+    exits naming what to do when it cannot start."""
+    if not Path(binary).exists():
+        raise SystemExit(f"{binary} is missing: run `make tools`")
+    try:
+        return coredns.launch(Path(tempfile.mkdtemp(prefix="dns-bench-")), render,
+                              binary=binary)
+    except ComponentFailed as exc:
+        raise SystemExit(f"coredns did not start: {exc}") from None
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

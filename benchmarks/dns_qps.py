@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.message
-from dns_common import COREDNS, ENDPOINTS, CoreDNS
+from dns_common import COREDNS, ENDPOINTS, CoreDNS, start_coredns
 
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_dns.corefile import compile_corefile
@@ -206,7 +206,7 @@ def main() -> None:
     busiest: dict[str, float] = {"CoreDNS": 0.0, "loader": 0.0}
     for _ in range(args.rounds):
         for variant, binary, text, rows in variants:
-            with CoreDNS(text, binary=binary) as server:
+            with start_coredns(text, binary=binary) as server:
                 for label, name, want, source in rows:
                     load, dns_cpu, load_cpu = measure(server, args.loader, name, seconds,
                                                       source, args.workers)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import time
 
 import dns.exception
 import dns.rcode
-from dns_common import ENDPOINTS, CoreDNS, percentiles
+from dns_common import ENDPOINTS, CoreDNS, percentiles, start_coredns
 
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_dns.corefile import compile_corefile
@@ -40,12 +39,12 @@ def wait_for(server: CoreDNS, rcode: int, limit: float = 10.0) -> float:
         except dns.exception.DNSException:
             pass
         time.sleep(0.002)
-    raise SystemExit(f"no {dns.rcode.to_text(rcode)} within {limit}s; see {server.dir}/coredns.log")
+    raise SystemExit(f"no {dns.rcode.to_text(rcode)} within {limit}s; see {server.log}")
 
 
 def measure(how: str, rounds: int) -> list[float]:
     samples = []
-    with CoreDNS(lambda p, m: local_corefile(p, m, ENDPOINTS, reload_plugin=True)) as server:
+    with start_coredns(lambda p, m: local_corefile(p, m, ENDPOINTS, reload_plugin=True)) as server:
         base = server.corefile.read_text()
         faulted = compile_corefile(base, [SCENARIO])
         for _ in range(rounds):
@@ -54,12 +53,12 @@ def measure(how: str, rounds: int) -> list[float]:
             start = time.monotonic()
             server.corefile.write_text(faulted)
             if how == "signal":
-                server.proc.send_signal(signal.SIGUSR1)
+                server.reload()
             wait_for(server, dns.rcode.NXDOMAIN)
             samples.append(time.monotonic() - start)
             server.corefile.write_text(base)  # revert, unmeasured
             if how == "signal":
-                server.proc.send_signal(signal.SIGUSR1)
+                server.reload()
             wait_for(server, dns.rcode.NOERROR)
     return samples
 

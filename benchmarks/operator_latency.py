@@ -31,7 +31,7 @@ import yaml
 from chaoslab import controlplane
 from chaoslab.procs import free_port, log_tail, spawn, wait_until
 from chaoslab.projector import Projector
-from chaoslab.toolpaths import tool
+from chaoslab.testkit import coredns
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_operator.resources import CRD_NAME, crd_path
 
@@ -89,10 +89,10 @@ def main() -> int:
         projector = Projector(kubeconfig=cp.kubeconfig, namespace="kube-system", name="coredns",
                               key="Corefile", out=corefile)
         projector.sync_once()
-        coredns = spawn("coredns", [tool("coredns"), "-conf", corefile], work / "coredns.log")
-        procs.append(coredns)
-        wait_until("CoreDNS", lambda: answer(dns_port) == "A", 20, [coredns])
-        projector.signal_pid = coredns.pid
+        server = coredns.start(corefile, dns_port, ready=lambda _: answer(dns_port) == "A",
+                               timeout=20)
+        procs.append(server.proc)
+        projector.signal_pid = server.proc.pid
         projector.start()
         http = free_port()
         operator = spawn("operator", [

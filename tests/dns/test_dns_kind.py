@@ -103,7 +103,7 @@ def test_kind_corefiles_load_in_real_coredns(launch, localise) -> None:
             assert servers[key].query("nope.aws.internal", timeout=3).rcode() == dns.rcode.NXDOMAIN
     finally:
         for server in servers.values():  # signal all first: each lame-ducks for 5 s
-            server.proc.terminate()
+            server.proc.popen.terminate()
         for server in servers.values():
             server.stop()
 

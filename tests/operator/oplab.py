@@ -31,7 +31,7 @@ import yaml
 from chaoslab.controlplane import ControlPlane
 from chaoslab.procs import Proc, free_port, spawn
 from chaoslab.projector import Projector
-from chaoslab.toolpaths import tool
+from chaoslab.testkit import coredns
 from chaoslab_operator.kube import Kube
 from chaoslab_operator.resources import CRD_NAME, crd_path
 
@@ -102,7 +102,7 @@ class OpLab:
         self.base = local_corefile(self.dns_port, self.metrics_port, ENDPOINTS)
         self.corefile = workdir / "Corefile"
         self.kube = Kube.connect(cp.kubeconfig, timeout=10.0)
-        self.coredns: Proc | None = None
+        self.coredns: coredns.CoreDNS | None = None
         self.projector: Projector | None = None
         self.operator: Proc | None = None
         self.operator_http = 0
@@ -128,13 +128,10 @@ class OpLab:
             key="Corefile", out=self.corefile, resync_seconds=20,
         )
         self.projector.sync_once()
-        self.coredns = spawn(
-            "coredns",
-            [tool("coredns"), "-conf", self.corefile, "-dns.port", str(self.dns_port)],
-            self.workdir / "coredns.log",
-        )
-        wait_for("CoreDNS answering", lambda: self.resolve("iam.aws.internal") == BASE_ANSWER, 20)
-        self.projector.signal_pid = self.coredns.pid
+        self.coredns = coredns.start(
+            self.corefile, self.dns_port, metrics_port=self.metrics_port, default_port=True,
+            ready=lambda _: self.resolve("iam.aws.internal") == BASE_ANSWER, timeout=20)
+        self.projector.signal_pid = self.coredns.proc.pid
         self.projector.start()
 
     def start(self, operator: bool = True, **operator_kw: Any) -> OpLab:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,21 +28,10 @@ import dns.query
 import dns.rcode
 from prometheus_client.parser import text_string_to_metric_families
 
-from chaoslab.procs import free_port
-from chaoslab.toolpaths import tools_dir
+from chaoslab.procs import Proc, free_port
+from chaoslab.testkit import coredns
+from chaoslab.testkit.coredns import coredns_binary  # noqa: F401 (tests use it here)
 from chaoslab_services import catalog
-
-
-def coredns_binary() -> Path:
-    """The project's CoreDNS build; a clear instruction when it is missing.
-
-    ``CHAOSLAB_COREDNS`` may point elsewhere for development only.
-    """
-    path = Path(os.environ.get("CHAOSLAB_COREDNS") or tools_dir() / "coredns")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise RuntimeError(f"CoreDNS binary not found at {path}: run `make tools` first "
-                           "(it builds .tools/bin/coredns)")
-    return path
 
 
 def nodata(name: str) -> str:
@@ -57,7 +45,8 @@ def rcode_fault(name: str, rcode: str) -> str:
 
 
 class CoreDNS:
-    """CoreDNS authoritative for ``aws.internal`` from a generated Corefile."""
+    """CoreDNS authoritative for ``aws.internal`` from a generated Corefile, started by the
+    test kit's one starter (``chaoslab.testkit.coredns``)."""
 
     def __init__(self, workdir: Path, records: dict[str, Iterable[str]], *, ttl: int = 2,
                  port: int | None = None) -> None:
@@ -67,12 +56,16 @@ class CoreDNS:
         self.port = port or free_port()
         self.corefile = self.workdir / "Corefile"
         self.log_path = self.workdir / "coredns.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.server: coredns.CoreDNS | None = None
         self.faults = ""
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def proc(self) -> Proc | None:
+        return self.server.proc if self.server else None
 
     def render(self) -> str:
         lines = [f"        {ip} {name}" for name, ips in sorted(self.records.items())
@@ -83,12 +76,13 @@ class CoreDNS:
 
     def start(self) -> None:
         self.corefile.write_text(self.render())
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([str(coredns_binary()), "-conf", str(self.corefile)],
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        log.close()
         probe = next(iter(self.records))
-        self.wait_for(probe, lambda rcode, ips: rcode == "NOERROR" and bool(ips), timeout=15)
+
+        def answers(_: coredns.CoreDNS) -> bool:
+            rcode, ips = self.query(probe)
+            return rcode == "NOERROR" and bool(ips)
+
+        self.server = coredns.start(self.corefile, self.port, ready=answers, timeout=15)
 
     def query(self, name: str, timeout: float = 1.0) -> tuple[str, list[str]]:
         """(rcode, A addresses) straight from the server, over TCP (no truncation)."""
@@ -102,7 +96,7 @@ class CoreDNS:
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
+            if self.server is not None and not self.server.proc.alive():
                 raise RuntimeError(f"coredns exited: {self.log_tail()}")
             try:
                 last = self.query(name)
@@ -117,17 +111,17 @@ class CoreDNS:
     def set_faults(self, faults: str, *, probe: str,
                    expect: Callable[[str, list[str]], bool]) -> None:
         """Rewrites the Corefile, reloads with SIGUSR1 and waits until ``probe`` shows it."""
-        assert self.proc is not None
+        assert self.server is not None
         self.faults = faults
-        self.corefile.write_text(self.render())
-        self.proc.send_signal(signal.SIGUSR1)
+        self.server.rewrite(self.render())
         self.wait_for(probe, expect)
 
     def log_tail(self, n: int = 2000) -> str:
         return _tail(self.log_path, n)
 
     def stop(self) -> None:
-        _terminate(self.proc, grace=5)
+        if self.server is not None:
+            self.server.stop()
 
 
 class ServiceProcess:
