@@ -6,10 +6,7 @@ scenario after the grace period, and `onError: continue` keeps it running, sayin
 from __future__ import annotations
 
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,9 +14,10 @@ from oplab import BASE_ANSWER, OpLab, scenario_yaml, wait_for
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from chaoslab.controlplane import ControlPlane
-from chaoslab.procs import Proc, free_port, log_tail, spawn
-from chaoslab.toolpaths import tool
+from chaoslab.procs import Proc, free_port, log_tail
+from chaoslab.testkit import prometheus
 from chaoslab_operator.timeutil import parse_time
+from chaoslab_report.prom import Prometheus
 
 DYNAMO = "dynamodb.us-east-1.aws.internal"
 QUERY = "max(chaoslab_test_error_ratio)"
@@ -41,29 +39,6 @@ class Signal:
         self.server.shutdown()
 
 
-def start_prometheus(workdir: Path, target_port: int) -> tuple[Proc, str]:
-    port = free_port()
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: signal\n    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
-    )
-    proc = spawn("prometheus", [
-        tool("prometheus"), f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ], workdir / "prometheus.log")
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def query(url: str, promql: str) -> str:
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}), timeout=2
-    ) as resp:
-        return resp.read().decode()
-
-
 @pytest.fixture(scope="module")
 def prom_lab(
     module_cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory
@@ -71,13 +46,15 @@ def prom_lab(
     workdir = tmp_path_factory.mktemp("promlab")
     signal = Signal()
     signal.gauge.set(0)
-    prometheus, url = start_prometheus(workdir, signal.port)
+    prom = prometheus.start(workdir, {"signal": f"127.0.0.1:{signal.port}"})
+    url = prom.url
     lab = OpLab(module_cp, workdir / "lab").start(operator=False)
-    wait_for("Prometheus has the signal", lambda: '"value"' in query(url, QUERY), 30, 0.2)
+    wait_for("Prometheus has the signal", lambda: Prometheus(url, timeout=2).query(QUERY), 30,
+             0.2)
     lab.start_operator("--prometheus", url, "--stop-grace", str(GRACE), stop_check=0.5)
-    yield lab, signal, prometheus, url
+    yield lab, signal, prom.proc, url
     lab.stop()
-    prometheus.stop()
+    prom.stop()
     signal.stop()
     print("--- operator log tail ---\n" + log_tail(lab.workdir / "operator.log", 40))
 
