@@ -26,12 +26,12 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
-import yaml
 
 from chaoslab import controlplane
 from chaoslab.procs import free_port, log_tail, spawn, wait_until
 from chaoslab.projector import Projector
 from chaoslab.testkit import coredns
+from chaoslab.testkit.scenarios import outage_yaml
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_operator.resources import CRD_NAME, crd_path
 
@@ -109,11 +109,8 @@ def main() -> int:
 
         inject, restore = [], []
         for i in range(args.rounds):
-            manifest = yaml.safe_dump({
-                "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
-                "metadata": {"name": f"bench-{i}", "namespace": "default"},
-                "spec": {"faults": [{"target": TARGET, "mode": "nxdomain"}], "duration": "10m"},
-            })
+            manifest = outage_yaml(f"bench-{i}", faults=[{"target": TARGET, "mode": "nxdomain"}],
+                                   duration="10m")
             t0 = time.monotonic()
             cp.kubectl("apply", "-f", "-", input=manifest)
             inject.append(until(dns_port, "NXDOMAIN", t0))

@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from chaoslab.testkit.scenarios import outage
 from chaoslab_dns.basefiles import local_corefile
 from chaoslab_dns.corefile import BEGIN_MARKER, END_MARKER, compile_corefile, strip_faults
 from chaoslab_dns.validate import ScenarioError, parse_scenario
@@ -62,12 +63,7 @@ FAULT_LINE = re.compile(
 
 
 def manifest(fault: dict[str, Any], name: Any = "x", namespace: Any = "default") -> dict[str, Any]:
-    return {
-        "apiVersion": "chaoslab.io/v1alpha1",
-        "kind": "OutageScenario",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"faults": [fault], "duration": "1m"},
-    }
+    return outage(name, namespace=namespace, faults=[fault])
 
 
 def assert_safe(doc: dict[str, Any], field: str) -> None:

@@ -20,6 +20,7 @@ import dns.rcode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chaoslab.testkit.scenarios import outage
 from chaoslab_dns.basefiles import LAB_TEST_RECORDS, local_corefile
 from chaoslab_dns.corefile import compile_corefile
 from chaoslab_dns.validate import parse_scenario
@@ -57,12 +58,7 @@ scenario_set = st.lists(
 
 
 def manifest(index: int, namespace: str, faults: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "chaoslab.io/v1alpha1",
-        "kind": "OutageScenario",
-        "metadata": {"name": f"s{index}", "namespace": namespace},
-        "spec": {"faults": faults, "duration": "1m"},
-    }
+    return outage(f"s{index}", namespace=namespace, faults=faults)
 
 
 def matches(target: str, name: str) -> bool:

@@ -7,29 +7,23 @@ from typing import Any
 
 import pytest
 
+from chaoslab.testkit.scenarios import outage
 from chaoslab_dns.model import Fault, Mode, OnError, Scenario, StopCondition
 from chaoslab_dns.validate import ScenarioError, parse_scenario, parse_spec
 
-MANIFEST: dict[str, Any] = {
-    "apiVersion": "chaoslab.io/v1alpha1",
-    "kind": "OutageScenario",
-    "metadata": {"name": "ddb-empty-answer", "namespace": "gameday"},
-    "spec": {
-        "faults": [
-            {"target": "DynamoDB.us-east-1.aws.internal.", "mode": "nodata"},
-            {
-                "target": "*.us-west-2.aws.internal",
-                "mode": "delay",
-                "delay": "800ms",
-                "probability": 0.5,
-            },
-            {"target": "iam.aws.internal", "mode": "redirect", "redirectTo": "192.0.2.10"},
-        ],
-        "startAfter": "30s",
-        "duration": "2m",
-        "stopConditions": [{"query": "sum(rate(x[1m]))", "above": 0.5, "for": "30s"}],
-    },
-}
+MANIFEST: dict[str, Any] = outage(
+    "ddb-empty-answer",
+    namespace="gameday",
+    faults=[
+        {"target": "DynamoDB.us-east-1.aws.internal.", "mode": "nodata"},
+        {"target": "*.us-west-2.aws.internal", "mode": "delay", "delay": "800ms",
+         "probability": 0.5},
+        {"target": "iam.aws.internal", "mode": "redirect", "redirectTo": "192.0.2.10"},
+    ],
+    startAfter="30s",
+    duration="2m",
+    stopConditions=[{"query": "sum(rate(x[1m]))", "above": 0.5, "for": "30s"}],
+)
 
 
 def manifest(**spec_changes: Any) -> dict[str, Any]:

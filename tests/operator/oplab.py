@@ -32,6 +32,7 @@ from chaoslab.controlplane import ControlPlane
 from chaoslab.procs import Proc, free_port, spawn
 from chaoslab.projector import Projector
 from chaoslab.testkit import coredns
+from chaoslab.testkit.scenarios import outage_yaml
 from chaoslab_operator.kube import Kube
 from chaoslab_operator.resources import CRD_NAME, crd_path
 
@@ -73,20 +74,12 @@ def scenario_yaml(
     start_after: str | None = None,
     stop_conditions: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
-    spec: dict[str, Any] = {"faults": [dict(f) for f in faults], "duration": duration}
+    spec: dict[str, Any] = {}
     if start_after is not None:
         spec["startAfter"] = start_after
     if stop_conditions:
         spec["stopConditions"] = [dict(s) for s in stop_conditions]
-    return yaml.safe_dump(
-        {
-            "apiVersion": "chaoslab.io/v1alpha1",
-            "kind": "OutageScenario",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        },
-        sort_keys=False,
-    )
+    return outage_yaml(name, namespace=namespace, faults=faults, duration=duration, **spec)
 
 
 class OpLab:

@@ -7,18 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 from oplab import OpLab, wait_for
+
+from chaoslab.testkit.scenarios import outage_yaml
 
 OK_FAULT = {"target": "iam.aws.internal", "mode": "servfail"}
 
 
 def manifest(clients: Any, name: str = "bad") -> str:
-    return yaml.safe_dump({
-        "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"faults": [{**OK_FAULT, "clients": clients}], "duration": "1m"},
-    })
+    return outage_yaml(name, faults=[{**OK_FAULT, "clients": clients}])
 
 
 C = "spec.faults[0].clients"

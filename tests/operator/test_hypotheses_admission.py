@@ -13,22 +13,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 from oplab import BASE_ANSWER, OpLab, wait_for
 
 from chaoslab.controlplane import ControlPlane
 from chaoslab.procs import free_port
 from chaoslab.testkit import prometheus
+from chaoslab.testkit.scenarios import outage_yaml
 
 DYNAMO = "dynamodb.us-east-1.aws.internal"
 
 
 def manifest(name: str, hypotheses: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"faults": [{"target": DYNAMO, "mode": "nxdomain"}], "duration": "3s",
-                 "hypotheses": hypotheses}})
+    return outage_yaml(name, faults=[{"target": DYNAMO, "mode": "nxdomain"}], duration="3s",
+                       hypotheses=hypotheses)
 
 
 def condition(lab: OpLab, name: str, type_: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaoslab.testkit.scenarios import outage
 from chaoslab_dns.validate import parse_scenario
 from chaoslab_operator import plan as p
 from chaoslab_operator.admission import admit_hypotheses
@@ -25,12 +26,7 @@ T0 = 1_760_944_080.0
 
 
 def manifest(hypotheses: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
-        "metadata": {"name": "h", "namespace": "default", "generation": 1},
-        "spec": {"faults": [{"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata"}],
-                 "duration": "10s", "hypotheses": hypotheses},
-    }
+    return outage("h", meta={"generation": 1}, duration="10s", hypotheses=hypotheses)
 
 
 TWO = [{"name": "first", "query": "vector(1)", "during": {"min": 1}},

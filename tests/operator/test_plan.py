@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chaoslab.testkit.scenarios import NODATA, outage
 from chaoslab_operator import plan as p
 from chaoslab_operator.plan import (
     ACCEPTED,
@@ -31,20 +32,10 @@ def manifest(
     faults: list[dict[str, Any]] | None = None,
     stop: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "faults": faults or [{"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata",
-                              "probability": 1}],
-        "duration": duration,
-        "startAfter": start_after,
-    }
-    if stop:
-        spec["stopConditions"] = stop
-    return {
-        "apiVersion": "chaoslab.io/v1alpha1",
-        "kind": "OutageScenario",
-        "metadata": {"name": name, "namespace": namespace, "generation": 1},
-        "spec": spec,
-    }
+    extra = {"stopConditions": stop} if stop else {}
+    return outage(name, namespace=namespace, duration=duration, meta={"generation": 1},
+                  faults=faults or [{**NODATA, "probability": 1}], startAfter=start_after,
+                  **extra)
 
 
 def observed(m: dict[str, Any] | None = None, status: Status | None = None, **kw: Any) -> Observed:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import synthetic_lab as lab
 
+from chaoslab.testkit.scenarios import outage
 from chaoslab.toolpaths import REPO_ROOT, tool
 from chaoslab_report.command import generate, parse_when, register, report_for_lab
 
@@ -77,11 +78,8 @@ def test_timeline_from_an_outage_scenario(control_plane, synthetic_lab, tmp_path
     run("wait", "--for=condition=Established", "crd/outagescenarios.chaoslab.io",
         "--timeout=60s")
     run("create", "namespace", "report-test")
-    run("apply", "-f", "-", stdin=json.dumps({
-        "apiVersion": "chaoslab.io/v1alpha1", "kind": "OutageScenario",
-        "metadata": {"name": "flagship", "namespace": "report-test"},
-        "spec": {"faults": [{"target": "dynamodb.us-east-1.aws.internal", "mode": "nodata"}],
-                 "duration": "10s"}}))
+    run("apply", "-f", "-",
+        stdin=json.dumps(outage("flagship", namespace="report-test", duration="10s")))
     t0 = synthetic_lab.t0
     run("patch", "outagescenario", "flagship", "-n", "report-test", "--subresource=status",
         "--type=merge", "-p", json.dumps({"status": {
