@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 LAB    ?= kind
 OUT    ?= reports/latest
 PYTEST_ARGS ?=
-# Two xdist workers: labs one at a time on one, the light tests beside (tests/conftest.py).
+# Two xdist workers: labs one at a time on one, the light tests beside (chaoslab.testkit.suite).
 PYTEST_WORKERS ?= 2
 
 # What the local lab and `make demo` run: no Helm (charts), Chromium (the report's browser
@@ -45,7 +45,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed ## the Python environment (.venv)
 
 test: tools node-tools node-images venv ## the whole test suite
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: lab-tools venv ## the flagship game day on a local lab; report in $(OUT)
 	$(BIN)/chaoslab demo --out $(OUT)

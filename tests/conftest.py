@@ -2,19 +2,19 @@
 
 Tests never skip for a missing tool: `make test` installs the tools first, and a test
 run without them fails with a message that names `make tools`.
-Each test gets its xdist group here (`chaoslab.testkit.suite`: labs one at a time).
+`make test`'s two xdist workers take the labs one at a time (`chaoslab.testkit.suite`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
 from chaoslab import controlplane
 from chaoslab.controlplane import ControlPlane
-from chaoslab.testkit.suite import xdist_group
+from chaoslab.testkit.suite import LabScheduling
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +42,6 @@ def control_plane_factory(
         cp.stop()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = Path(str(config.rootpath))
-    for item in items:
-        module = PurePosixPath(Path(str(item.path)).relative_to(root)).as_posix()
-        slow = item.get_closest_marker("slow") is not None
-        item.add_marker(pytest.mark.xdist_group(xdist_group(module, slow)))
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent when run without -n
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LabScheduling:
+    return LabScheduling(config, log)  # type: ignore[arg-type]

@@ -1,17 +1,23 @@
 """How `make test` schedules the suite: labs one at a time, light tests beside them.
 
-`make test` runs two pytest-xdist workers (`--dist loadgroup`). On a machine of two cores,
-two labs at once make each other's timings flaky, so every module that starts many processes
-(a fleet of services, Locust, a local or node lab, a Go build) is in one group, `lab`, which
-one worker runs in order; every other module is a group of its own (its module fixtures start
-once) and runs on whichever worker is free. `tests/test_suite_groups.py` checks that a module
-using a lab harness is in the list.
+`make test` runs two pytest-xdist workers. On a machine of two cores, two labs at once make
+each other's timings flaky, so every module that starts many processes (a fleet of services,
+Locust, a local or node lab, a Go build) is in one work unit, `lab`, which one worker runs in
+order; every other module is a unit of its own (its module fixtures start once) and runs on
+whichever worker is free. The units come from module paths, through a scheduler of our own
+(`LabScheduling`): xdist's `loadgroup` reads `xdist_group` marks into node ids in a way
+pytest 9 no longer sees. `tests/test_suite_groups.py` checks that every module using a lab
+harness, or marked slow, is in `LAB_MODULES`.
 """
 
 from __future__ import annotations
 
+from xdist.scheduler import LoadScopeScheduling
+
+LAB = "lab"
+
 # Test modules that start many processes (beyond one CoreDNS, Prometheus or control plane):
-# whole folders, or single modules. Anything marked `slow` is one too.
+# whole folders, or single modules.
 LAB_FOLDERS = ("tests/node",)
 LAB_MODULES = frozenset({
     "tests/dns/test_dns_go.py",  # compiles the plugin
@@ -34,8 +40,16 @@ LAB_MODULES = frozenset({
 })
 
 
-def xdist_group(module: str, slow: bool) -> str:
-    """The xdist group of a test module (a path relative to the repository)."""
-    if slow or module in LAB_MODULES or module.startswith(LAB_FOLDERS):
-        return "lab"
-    return module
+
+def work_unit(module: str) -> str:
+    """The unit of work a test module belongs to (its path relative to the repository)."""
+    return LAB if module in LAB_MODULES or module.startswith(LAB_FOLDERS) else module
+
+
+class LabScheduling(LoadScopeScheduling):
+    """xdist's per-scope scheduling with the labs as one scope. Scopes are handed out
+    largest first, and `lab` (over a hundred tests) is the largest, so one worker starts
+    on it at once while the other takes the light modules."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return work_unit(nodeid.split("::", 1)[0])
