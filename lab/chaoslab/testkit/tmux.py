@@ -15,7 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ENV = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
+# Without COLUMNS/LINES: programs in the pane must see the pane's size, not the size a parent
+# exported (pytest-xdist's workers export 80x24, which wins over the tty in get_terminal_size).
+ENV = {**{k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
+       "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"}
 EPILOGUE = 'echo "watch exited $?"; stty -a | grep -o -- "-\\?icanon"; sleep 600'
 
 
