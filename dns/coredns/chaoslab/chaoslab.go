@@ -9,6 +9,8 @@
 // Every rule the chaoslab compiler writes carries its own absolute end (`until`): once it
 // has passed (plus SkewMargin) the rule no longer applies, whether or not anything rewrites
 // the Corefile. That is the dead-man's switch for an operator that died mid-scenario.
+// A phased scenario's later rules also carry a start (`from`): the compiler writes every
+// phase at once, and CoreDNS's clock switches between them with no Corefile write.
 package chaoslab
 
 import (
@@ -46,7 +48,7 @@ func New(rules []Rule) *Chaoslab {
 // Name implements plugin.Handler.
 func (c *Chaoslab) Name() string { return pluginName }
 
-// pick returns the first rule that matches qname and the client, has not ended, and wins
+// pick returns the first rule that matches qname and the client, is live now, and wins
 // its probability roll. The clock and the client's address are read only once a rule's name
 // matches, so untargeted names pay nothing for them.
 func (c *Chaoslab) pick(qname string, w dns.ResponseWriter) *Rule {
@@ -66,7 +68,7 @@ func (c *Chaoslab) pick(qname string, w dns.ResponseWriter) *Rule {
 				continue
 			}
 		}
-		if r.stop != 0 {
+		if r.timed() {
 			if now.IsZero() {
 				now = c.now()
 			}

@@ -42,13 +42,14 @@ func parse(c *caddy.Controller) ([]Rule, error) {
 			rules = append(rules, r)
 		}
 	}
+	handOver(rules)
 	return rules, nil
 }
 
 // parseFault parses the arguments of one line:
 //
-//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [until RFC3339]
-//	      [clients CIDR,CIDR...|none] [scenario NS/NAME]
+//	fault <target> <mode> [probability P] [delay DURATION] [redirect IPv4] [from RFC3339]
+//	      [until RFC3339] [clients CIDR,CIDR...|none] [scenario NS/NAME]
 func parseFault(args []string) (Rule, error) {
 	if len(args) < 2 {
 		return Rule{}, fmt.Errorf("want \"fault <target> <mode> [option value]...\", got %q", strings.Join(args, " "))
@@ -95,8 +96,14 @@ func parseFault(args []string) (Rule, error) {
 				return Rule{}, fmt.Errorf("invalid redirect %q: want an IPv4 address", val)
 			}
 			r.Redirect = ip.To4()
+		case "from":
+			t, err := parseTime("from", val)
+			if err != nil {
+				return Rule{}, err
+			}
+			r.setFrom(t)
 		case "until":
-			t, err := parseUntil(val)
+			t, err := parseTime("until", val)
 			if err != nil {
 				return Rule{}, err
 			}
@@ -113,8 +120,12 @@ func parseFault(args []string) (Rule, error) {
 			}
 			r.Scenario = val
 		default:
-			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect, until, clients or scenario)", key)
+			return Rule{}, fmt.Errorf("unknown option %q (want probability, delay, redirect, from, until, clients or scenario)", key)
 		}
+	}
+	if seen["from"] && seen["until"] && !r.From.Before(r.Until) {
+		return Rule{}, fmt.Errorf("from %s is not before until %s: the rule would never apply",
+			r.From.Format(time.RFC3339Nano), r.Until.Format(time.RFC3339Nano))
 	}
 	if (r.Mode == ModeDelay) != seen["delay"] {
 		return Rule{}, fmt.Errorf("option \"delay\" is required with mode delay and only allowed there (mode %q)", r.Mode)
@@ -140,21 +151,22 @@ func parseTarget(t string) (string, bool, error) {
 	return name + ".", wildcard, nil
 }
 
-// Bounds of an `until` time: outside them it is a typo, and Unix nanoseconds stay exact.
+// Bounds of a `from`/`until` time: outside them it is a typo, and Unix nanoseconds stay exact.
 var (
 	untilMin = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	untilMax = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// parseUntil reads an absolute RFC 3339 time in UTC ("2026-12-01T19:00:00Z", fractional
-// seconds allowed). A zone is required and must be Z, so the text reads the same everywhere.
-func parseUntil(val string) (time.Time, error) {
+// parseTime reads the value of `from` or `until`: an absolute RFC 3339 time in UTC
+// ("2026-12-01T19:00:00Z", fractional seconds allowed). A zone is required and must be Z,
+// so the text reads the same everywhere.
+func parseTime(option, val string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, val)
 	if err != nil || !strings.HasSuffix(val, "Z") {
-		return time.Time{}, fmt.Errorf("invalid until %q: want an RFC 3339 time in UTC, e.g. 2026-12-01T19:00:00Z", val)
+		return time.Time{}, fmt.Errorf("invalid %s %q: want an RFC 3339 time in UTC, e.g. 2026-12-01T19:00:00Z", option, val)
 	}
 	if t.Before(untilMin) || !t.Before(untilMax) {
-		return time.Time{}, fmt.Errorf("invalid until %q: want a time between 2000 and 2200", val)
+		return time.Time{}, fmt.Errorf("invalid %s %q: want a time between 2000 and 2200", option, val)
 	}
 	return t, nil
 }

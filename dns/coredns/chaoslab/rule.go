@@ -48,10 +48,15 @@ type Rule struct {
 	// with no prefixes (`clients none`: a selector that matches no pod yet) applies to nobody.
 	Scoped  bool
 	Clients []netip.Prefix
+	// From is the rule's absolute start as written (`from`); zero means from its load. The
+	// rule is inert while the clock reads before From (a later phase of a scenario).
+	From time.Time
 	// Until is the rule's absolute end as written (`until`); zero means no end. The rule
-	// applies while the clock reads before Until + SkewMargin.
+	// applies while the clock reads before Until + SkewMargin, or before Until exactly when
+	// it hands over to a later phase of its scenario (see handOver).
 	Until time.Time
-	stop  int64 // Until + SkewMargin in Unix nanoseconds; 0: no end
+	start int64 // From in Unix nanoseconds; 0: no start
+	stop  int64 // Until (+ SkewMargin unless handed over) in Unix nanoseconds; 0: no end
 }
 
 // SkewMargin is how long past its written end a rule still applies. It absorbs a CoreDNS
@@ -66,8 +71,44 @@ func (r *Rule) setUntil(t time.Time) {
 	r.stop = t.Add(SkewMargin).UnixNano()
 }
 
-// Live reports whether the rule still applies at now (always, for a rule without an end).
-func (r *Rule) Live(now time.Time) bool { return r.stop == 0 || now.UnixNano() < r.stop }
+// setFrom records the rule's start.
+func (r *Rule) setFrom(t time.Time) {
+	r.From = t
+	r.start = t.UnixNano()
+}
+
+// timed reports whether the rule has a start or an end, i.e. whether Live needs the clock.
+func (r *Rule) timed() bool { return r.start != 0 || r.stop != 0 }
+
+// Live reports whether the rule applies at now: at or after its start, before its end
+// (always, for a rule with neither).
+func (r *Rule) Live(now time.Time) bool {
+	n := now.UnixNano()
+	return (r.start == 0 || n >= r.start) && (r.stop == 0 || n < r.stop)
+}
+
+// Ended reports whether the rule will never apply again after now.
+func (r *Rule) Ended(now time.Time) bool { return r.stop != 0 && now.UnixNano() >= r.stop }
+
+// handOver drops the skew margin from every rule that ends before another rule of the same
+// scenario does: that end is a boundary between two phases of one scenario, which the
+// compiler wrote in advance and CoreDNS's clock alone keeps, so the switch is exact. The
+// margin stays on each scenario's last end, the one the operator also computes and reverts
+// at (the dead-man's switch). Rules without a scenario keep their margin.
+func handOver(rules []Rule) {
+	last := map[string]time.Time{}
+	for _, r := range rules {
+		if r.Scenario != "" && r.Until.After(last[r.Scenario]) {
+			last[r.Scenario] = r.Until
+		}
+	}
+	for i := range rules {
+		r := &rules[i]
+		if r.Scenario != "" && !r.Until.IsZero() && r.Until.Before(last[r.Scenario]) {
+			r.stop = r.Until.UnixNano()
+		}
+	}
+}
 
 // Target is the rule's target as written in a Corefile ("*.suffix." for a wildcard).
 func (r *Rule) Target() string {

@@ -24,7 +24,7 @@ func setup(c *caddy.Controller) error {
 	// reads the log wondering why a fault in the Corefile has no effect.
 	now := time.Now()
 	for _, r := range rules {
-		if !r.Live(now) {
+		if r.Ended(now) {
 			log.Infof("fault %s %s (scenario %q) ended at %s, before this load: inert",
 				r.Target(), r.Mode, r.Scenario, r.Until.Format(time.RFC3339Nano))
 		}

@@ -131,7 +131,7 @@ func FuzzRuleEnd(f *testing.F) {
 	f.Add(int64(-3600e9), int64(7200e9), false, 0.25)
 	f.Add(int64(123456789), int64(-987654321), true, 1.0)
 	f.Fuzz(func(t *testing.T, untilOffset, nowOffset int64, wildcard bool, p float64) {
-		// Keep both times inside the range parseUntil accepts (2000..2200).
+		// Keep both times inside the range parseTime accepts (2000..2200).
 		const span = int64(50 * 365 * 24 * time.Hour)
 		until := end.Add(time.Duration(untilOffset % span))
 		now := until.Add(time.Duration(nowOffset % span))
