@@ -20,7 +20,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import synthetic_lab as lab  # noqa: E402
+from report_common import timed_report  # noqa: E402
 
-from chaoslab.testkit import prometheus  # noqa: E402
-from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import from_ledger  # noqa: E402
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
@@ -91,29 +89,14 @@ def main() -> int:
     args = p.parse_args()
     seconds = int(args.minutes * 60)
     period = seconds / args.scenarios
-    with tempfile.TemporaryDirectory(prefix="report-session-") as tmp:
-        work = Path(tmp)
-        start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
-        t = time.perf_counter()
-        text = openmetrics(start, seconds, period)
-        gen = time.perf_counter() - t
-        samples = text.count("\n") - 1
-        t = time.perf_counter()
-        data = prometheus.backfill(text, work)
-        backfill = time.perf_counter() - t
-        prom = prometheus.start(work / "prom", {}, data_dir=data)
-        try:
-            t = time.perf_counter()
-            timeline = from_ledger([ledger(start, args.scenarios, period)])
-            report = build_report(prom.url, timeline, work / "out", start=start,
-                                  end=start + seconds, hold=10.0)
-            elapsed = time.perf_counter() - t
-        finally:
-            prom.stop()
+    run = timed_report("report-session-", seconds,
+                       lambda start: openmetrics(start, seconds, period),
+                       lambda start: from_ledger([ledger(start, args.scenarios, period)]))
+    report = run.report
     print(f"session: {args.minutes:g} min at 1 s resolution, {len(report.scenarios)} scenarios, "
-          f"{len(report.tiers)} tiers, {samples:,} samples backfilled (generated in {gen:.1f} s, "
-          f"promtool {backfill:.1f} s)")
-    print(f"report (ledger + queries + analysis + plots + HTML): {elapsed:.2f} s  "
+          f"{len(report.tiers)} tiers, {run.samples:,} samples backfilled (generated in "
+          f"{run.generated_s:.1f} s, promtool {run.backfill_s:.1f} s)")
+    print(f"report (ledger + queries + analysis + plots + HTML): {run.report_s:.2f} s  "
           f"(target <= 10 s)")
     for sc in report.scenarios:
         base = f"{sc.baseline.seconds:.0f} s" if sc.baseline else "none"

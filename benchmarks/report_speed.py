@@ -16,17 +16,14 @@ import argparse
 import os
 import re
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import synthetic_lab as lab  # noqa: E402
+from report_common import timed_report  # noqa: E402
 
-from chaoslab.testkit import prometheus  # noqa: E402
-from chaoslab_report.build import build_report  # noqa: E402
 from chaoslab_report.timeline import Fault, ScenarioWindow  # noqa: E402
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
@@ -67,33 +64,20 @@ def main() -> int:
     args = p.parse_args()
     seconds = int(args.minutes * 60)
     stretch = seconds / lab.END
-    with tempfile.TemporaryDirectory(prefix="report-speed-") as tmp:
-        work = Path(tmp)
-        start = float(int(time.time() - seconds - 600))  # ended ten minutes ago
-        t = time.perf_counter()
-        text = openmetrics(start, seconds, stretch)
-        gen = time.perf_counter() - t
-        samples = text.count("\n") - 1
-        t = time.perf_counter()
-        data = prometheus.backfill(text, work)
-        backfill = time.perf_counter() - t
-        prom = prometheus.start(work / "prom", {}, data_dir=data)
-        try:
-            timeline = [ScenarioWindow(*lab.SCENARIO, injected_at=start + lab.INJECT * stretch,
-                                       reverted_at=start + lab.REVERT * stretch,
-                                       phase="Completed",
-                                       faults=(Fault("dynamodb.us-east-1.aws.internal",
-                                                     "nodata"),))]
-            t = time.perf_counter()
-            report = build_report(prom.url, timeline, work / "out", start=start,
-                                  end=start + seconds, hold=10.0)
-            elapsed = time.perf_counter() - t
-        finally:
-            prom.stop()
+
+    def timeline(start: float) -> list[ScenarioWindow]:
+        return [ScenarioWindow(*lab.SCENARIO, injected_at=start + lab.INJECT * stretch,
+                               reverted_at=start + lab.REVERT * stretch, phase="Completed",
+                               faults=(Fault("dynamodb.us-east-1.aws.internal", "nodata"),))]
+
+    run = timed_report("report-speed-", seconds,
+                       lambda start: openmetrics(start, seconds, stretch), timeline)
+    report = run.report
     sc = report.scenarios[0]
     print(f"game day: {args.minutes:g} min at 1 s resolution, {len(report.tiers)} tiers, "
-          f"{samples:,} samples backfilled (generated in {gen:.1f} s, promtool {backfill:.1f} s)")
-    print(f"build_report: {elapsed:.2f} s  (target < 10 s)  "
+          f"{run.samples:,} samples backfilled (generated in {run.generated_s:.1f} s, promtool "
+          f"{run.backfill_s:.1f} s)")
+    print(f"build_report: {run.report_s:.2f} s  (target < 10 s)  "
           f"[blast radius {len(sc.degraded())} tiers, time to recovery "
           f"{sc.time_to_recovery_s or 0:.1f} s]")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
