@@ -39,7 +39,7 @@ def wait_for(server: CoreDNS, rcode: int, limit: float = 10.0) -> float:
         except dns.exception.DNSException:
             pass
         time.sleep(0.002)
-    raise SystemExit(f"no {dns.rcode.to_text(rcode)} within {limit}s; see {server.log}")
+    raise SystemExit(f"no {dns.rcode.to_text(rcode)} within {limit}s; see {server.proc.log}")
 
 
 def measure(how: str, rounds: int) -> list[float]:

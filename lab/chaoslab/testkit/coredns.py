@@ -62,14 +62,6 @@ class CoreDNS:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    @property
-    def workdir(self) -> Path:
-        return self.corefile.parent
-
-    @property
-    def log(self) -> Path:
-        return self.proc.log
-
     def query(self, name: str, rdtype: str = "A", *, tcp: bool = False,
               timeout: float = 2.0) -> dns.message.Message:
         q = dns.message.make_query(name, rdtype)
@@ -125,7 +117,7 @@ class CoreDNS:
 
     def log_text(self, n: int = 4000) -> str:
         try:
-            return self.log.read_text(errors="replace")[-n:]
+            return self.proc.log.read_text(errors="replace")[-n:]
         except OSError:
             return ""
 
