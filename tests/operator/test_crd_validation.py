@@ -27,6 +27,15 @@ def spec(**kw: Any) -> dict[str, Any]:
     return {"spec": {"faults": [OK_FAULT], "duration": "1m", **kw}}
 
 
+def phased(*phases: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {"spec": {"phases": list(phases), **kw}}
+
+
+def phase(**kw: Any) -> dict[str, Any]:
+    return {"faults": [OK_FAULT], "duration": "1m", **kw}
+
+
+SCHEDULE = {"faults": [OK_FAULT], "duration": "1m"}
 T = "spec.faults[0].target"
 MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("unknown mode", fault(mode="explode"), "spec.faults[0].mode"),
@@ -104,6 +113,31 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
     ("unknown hypothesis field",
      spec(hypotheses=[{"name": "h", "query": "up", "during": {"min": 1}, "for": "1m"}]),
      "spec.hypotheses[0].for"),
+    # spec.phases and spec.schedule (issue 16).
+    ("phases beside faults", spec(phases=[phase()]), "spec"),
+    ("duration beside phases", phased(phase(), duration="1m"), "spec.duration"),
+    ("neither faults nor phases", {"spec": {"duration": "1m"}}, "spec"),
+    ("no phases", phased(), "spec.phases"),
+    ("nine phases", phased(*[phase()] * 9), "spec.phases"),
+    ("phase without duration", phased({"faults": [OK_FAULT]}), "spec.phases[0].duration"),
+    ("phase without faults", phased({"duration": "1m"}), "spec.phases[0].faults"),
+    ("phase over 24h", phased(phase(duration="25h")), "spec.phases[0].duration"),
+    ("phase under 1s", phased(phase(duration="500ms")), "spec.phases[0].duration"),
+    ("phase gap over 24h", phased(phase(startAfter="25h")), "spec.phases[0].startAfter"),
+    ("phases over 24h in all", phased(phase(duration="13h"), phase(duration="12h")),
+     "spec.phases"),
+    ("phase fault bad mode", phased({"faults": [{**OK_FAULT, "mode": "boom"}], "duration": "1m"}),
+     "spec.phases[0].faults[0].mode"),
+    ("phase names repeated", phased(phase(name="a"), phase(name="a")), "spec.phases"),
+    ("cron of four fields", {"spec": {**SCHEDULE, "schedule": {"cron": "* * * *"}}},
+     "spec.schedule.cron"),
+    ("schedule without cron", {"spec": {**SCHEDULE, "schedule": {"suspend": True}}},
+     "spec.schedule.cron"),
+    ("unknown policy", {"spec": {**SCHEDULE, "schedule": {"cron": "* * * * *",
+                                                          "concurrencyPolicy": "Replace"}}},
+     "spec.schedule.concurrencyPolicy"),
+    ("history 0", {"spec": {**SCHEDULE, "schedule": {"cron": "* * * * *", "historyLimit": 0}}},
+     "spec.schedule.historyLimit"),
 ]
 
 
@@ -126,6 +160,15 @@ READABLE: list[tuple[str, dict[str, Any], str]] = [
     ("hypothesis bad within",
      spec(hypotheses=[{"name": "h", "query": "up", "after": {"min": 1, "within": "soon"}}]),
      'must be a Go duration such as 800ms, 90s, 2m or 1h30m, got "soon"'),
+    ("phases and faults", spec(phases=[phase()]), "give either faults (with duration) or phases"),
+    ("phases with duration", phased(phase(), duration="1m"),
+     "duration cannot be given with phases: each phase has its own duration"),
+    ("phase too short", phased(phase(duration="500ms")),
+     'a phase lasts from 1s to 24h, got "500ms"'),
+    ("phases too long", phased(phase(duration="13h"), phase(startAfter="1h", duration="11h")),
+     "the phases with their gaps (startAfter) must last at most 24h in all"),
+    ("cron in words", {"spec": {**SCHEDULE, "schedule": {"cron": "every minute"}}},
+     'must be five cron fields (minute hour day-of-month month day-of-week, in UTC)'),
 ]
 
 
@@ -176,6 +219,12 @@ def test_valid_edge_cases_are_accepted(lab: OpLab) -> None:
              "after": {"min": 0.99, "max": 1, "within": "30s"}},
             {"name": "p99 bounded", "query": "vector(0.2)", "after": {"max": 0.5}},
         ]),
+        phased(phase(name="empty", duration="12h"), phase(startAfter="6h", duration="6h")),
+        phased(*[phase(duration="1s")] * 8),
+        {"spec": {**SCHEDULE, "schedule": {"cron": "*/15 9-17 * * mon-fri",
+                                           "concurrencyPolicy": "Allow", "suspend": True,
+                                           "historyLimit": 20}}},
+        {"spec": {"phases": [phase()], "schedule": {"cron": "0 0 1 1 *"}}},
     ]
     for body in valid:
         result = lab.cp.kubectl("apply", "--dry-run=server", "-f", "-",

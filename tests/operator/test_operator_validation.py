@@ -71,6 +71,15 @@ HOSTILE = [
                    "hypotheses": [{"name": "h", "query": "up",
                                    "after": {"min": 1, "within": "soon"}}]},
      "spec.hypotheses[0].after.within"),
+    ("phasefaults", {"faults": [{"target": DYNAMO, "mode": "nodata"}],
+                     "phases": [{"faults": [{"target": DYNAMO, "mode": "nodata"}],
+                                 "duration": "1m"}]}, "spec.faults"),
+    ("phaselong", {"phases": [{"faults": [{"target": DYNAMO, "mode": "nodata"}],
+                               "duration": "13h"}] * 2}, "spec.phases"),
+    ("phasebrace", {"phases": [{"faults": [{"target": "x.aws.internal }", "mode": "nodata"}],
+                                "duration": "1m"}]}, "spec.phases[0].faults[0].target"),
+    ("cron", {"faults": [{"target": DYNAMO, "mode": "nodata"}], "duration": "1m",
+              "schedule": {"cron": "* 25 * * *"}}, "spec.schedule.cron"),
 ]
 
 
