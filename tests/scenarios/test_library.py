@@ -26,16 +26,18 @@ from chaoslab.toolpaths import REPO_ROOT
 LIBRARY = REPO_ROOT / "scenarios"
 # In this order on the shared lab: the ones that leave nothing behind first.
 SHARED = ("truncation", "slow-dns", "partial-servfail", "us-east-1-dynamodb-dns",
-          "regional-failover-drill")
+          "us-east-1-2025-phases", "regional-failover-drill")
 ELSEWHERE = {"retry-storm": "tests/experiments/test_retry_storm.py",
              "lambda-loses-iam": "tests/lab/test_client_scope.py"}
 FAULT_S = 10.0
 # A 30% SERVFAIL reaches cached resolvers only when a record expires (every ~5 s per name
 # and process): 20 s gives a dozen lookups, so some are faulted (0.7^12 < 1.5% none).
-FAULT_SECONDS = {"partial-servfail": 20.0}
+# The 2025 phases scaled to 40 s keep their shape: 15 s empty, 10 s draining, a 10 s gap,
+# 5 s of STS SERVFAIL (long enough for a probe every ~3.5 s to land in each).
+FAULT_SECONDS = {"partial-servfail": 20.0, "us-east-1-2025-phases": 40.0}
 # The flagship: its declared "back within 30 s" is judged from 30 s after the revert to the
-# window's end, so 10 s of that (also the report's recovery hold).
-OBSERVE_S = {"us-east-1-dynamodb-dns": 40.0}
+# window's end, so 10 s of that (also the report's recovery hold). The phases too.
+OBSERVE_S = {"us-east-1-dynamodb-dns": 40.0, "us-east-1-2025-phases": 40.0}
 DEFAULT_OBSERVE_S = 10.0
 PROFILE = "backoff-jitter"  # the lab's default, which the flagship's hypothesis is about
 
@@ -53,6 +55,7 @@ def test_every_scenario_has_a_hypothesis_a_check_and_a_test() -> None:
         assert name in hypotheses.CHECKS, f"{name}: no hypothesis check"
         shortened = scenario.modified(duration=FAULT_S)
         assert shortened.duration == FAULT_S and shortened.spec.faults == scenario.spec.faults
+        assert [p.name for p in shortened.spec.phases] == [p.name for p in scenario.spec.phases]
 
 
 @dataclass

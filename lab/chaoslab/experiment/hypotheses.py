@@ -234,6 +234,27 @@ def _lambda_loses_iam(v: Verdict, ev: Evidence) -> None:
              f"above the SLO ({_pct(metrics.availability_during if metrics else None)})")
 
 
+@check("us-east-1-2025-phases")
+def _phases_2025(v: Verdict, ev: Evidence) -> None:
+    """The phases on the wire, in order (DNS probes), and the cascade of the first one."""
+    for svc in ("iam", "lambda", "cloudwatch"):
+        i = ev.impact(f"service:{svc}.us-east-1")
+        after = i.first_impact_after_s if i else None
+        v.expect(bool(i and i.degraded and after is not None and after <= 10.0),
+                 f"{svc} us-east-1 degraded {after if after is None else round(after, 1)} s "
+                 "after the injection (in the empty-record phase: <= 10 s)")
+    v.expect(not _degraded(ev, "service:dynamodb.us-west-2"), "DynamoDB us-west-2 stayed "
+             "at or above the SLO")
+    ddb = ev.fault_probes("dynamodb.us-east-1.aws.internal", "udp")
+    sts = ev.fault_probes("sts.aws.internal", "udp")
+    empty = [p.at for p in ddb if p.rcode == "NOERROR" and not p.addresses]
+    back = [p.at for p in ddb if p.addresses and empty and p.at > empty[0]]
+    blip = [p.at for p in sts if p.rcode == "SERVFAIL"]
+    v.expect(bool(empty and back and blip) and max(empty) < min(blip) and min(back) < min(blip),
+             f"DNS followed the phases: dynamodb.us-east-1 empty in {len(empty)} probes, "
+             f"answered again in {len(back)}, then sts SERVFAIL in {len(blip)}, after both")
+
+
 def _s(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g} s"
 

@@ -79,9 +79,21 @@ class ScenarioFile:
 
     def modified(self, *, duration: float | None = None, name: str | None = None,
                  start_after: float | None = None) -> ScenarioFile:
-        """A copy with another fault duration, name or start delay (validated again)."""
+        """A copy with another fault duration, name or start delay (validated again).
+
+        A phased scenario keeps its shape: every phase and gap is scaled by the same factor
+        (to the millisecond), so the whole lasts ``duration``.
+        """
         doc = copy.deepcopy(self.manifest)
-        if duration is not None:
+        if duration is not None and self.spec.phases:
+            factor = duration / self.spec.duration
+            previous_end = 0.0
+            for raw, phase in zip(doc["spec"]["phases"], self.spec.phases, strict=True):
+                raw["startAfter"] = format_duration(
+                    round((phase.start - previous_end) * factor, 3))
+                raw["duration"] = format_duration(round(phase.duration * factor, 3))
+                previous_end = phase.end
+        elif duration is not None:
             doc["spec"]["duration"] = format_duration(duration)
         if start_after is not None:
             doc["spec"]["startAfter"] = format_duration(start_after)
