@@ -8,6 +8,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LAB    ?= kind
 OUT    ?= reports/latest
+# Local lab tuning (chaoslab.local.tuning): empty = stock; `make up LAB=local TUNING=storm`
+# sizes IAM near its demand and gives customers SDK deadlines, so retry storms can outlive
+# their fault.
+TUNING ?=
 PYTEST_ARGS ?=
 # Two xdist workers: labs one at a time on one, the light tests beside (chaoslab.testkit.suite).
 PYTEST_WORKERS ?= 2
@@ -48,12 +52,12 @@ test: tools node-tools node-images venv ## the whole test suite
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: lab-tools venv ## the flagship game day on a local lab; report in $(OUT)
-	$(BIN)/chaoslab demo --out $(OUT)
+	$(BIN)/chaoslab demo --out $(OUT) $(if $(TUNING),--tuning $(TUNING))
 
 up: ## start the lab: on kind (default), LAB=node (a real node here, root) or LAB=local
 ifeq ($(LAB),local)
 	@$(MAKE) --no-print-directory lab-tools venv
-	$(BIN)/chaoslab up --local
+	$(BIN)/chaoslab up --local $(if $(TUNING),--tuning $(TUNING))
 else ifeq ($(LAB),node)
 	@$(MAKE) --no-print-directory node-tools venv
 	$(BIN)/chaoslab node up

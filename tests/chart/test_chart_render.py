@@ -443,3 +443,22 @@ def test_the_operator_refuses_redirects_off_the_services_networks() -> None:
         assert args[args.index("--allowed-networks") + 1] == want
         service = pod_spec(one(objs, "Deployment", "dynamodb-us-east-1"))["containers"][0]
         assert service["args"][service["args"].index("--allowed-networks") + 1] == want
+
+
+def test_scenarios_lab_settings_are_checked_against_this_labs() -> None:
+    """The policy is the local lab's own file; its params say where this chart's customers
+    live (the enabled regions unless locust.config says otherwise) and the stock tuning."""
+    from chaoslab.local.labsettings import POLICY_FILE
+
+    policy = yaml.safe_load(POLICY_FILE.read_text())
+    for values, sets, regions in (((), (), "us-east-1,us-west-2"), ((MINIMAL,), (), "us-east-1"),
+                                  ((), ("locust.config.regions={us-west-2}",), "us-west-2")):
+        objs = render(values, sets)
+        rendered = one(objs, "ValidatingAdmissionPolicy", "chaoslab-lab-settings")
+        assert rendered["spec"] == policy["spec"]
+        params = one(objs, "ConfigMap", "chaoslab-lab-settings")
+        assert params["metadata"]["namespace"] == "kube-system"
+        assert params["data"] == {"customerRegions": regions, "tuning": "stock"}
+        ref = one(objs, "ValidatingAdmissionPolicyBinding", "chaoslab-lab-settings")["spec"]
+        assert ref["paramRef"]["name"] == "chaoslab-lab-settings"
+        assert ref["validationActions"] == ["Deny"]

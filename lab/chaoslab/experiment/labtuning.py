@@ -1,85 +1,14 @@
 """The lab an experiment runs on: the local lab plus the overrides the comparison needs.
 
-A retry storm only outlives its trigger when the retried work exceeds a tier's capacity
-and the customers keep calling like SDKs do (short deadlines, a few retries). The stock
-lab is sized for a healthy demo, so an experiment passes each service a `--config`
-document (capacity), Locust a `--chaoslab-config` document (customer behaviour) and,
-for a profile given as a file, `--policy FILE` instead of `--profile NAME`, through the
-matching `LabOptions` fields.
+The tunings live in `chaoslab.local.tuning`, since `chaoslab up --local --tuning storm`
+starts the same lab for an interactive game day; an experiment runs on `storm` unless
+`--lab-tuning stock`. The names below are kept for the experiment's modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from chaoslab.local.tuning import STORM_LOAD as DEFAULT_LOAD
+from chaoslab.local.tuning import STORM_SERVICES as DEFAULT_SERVICES
+from chaoslab.local.tuning import LabTuning
 
-import yaml
-
-from chaoslab.local.runtime import LabOptions
-
-# What the experiments measure against: the services' capacity and the customers' SDK
-# behaviour under which `naive` clients turn a 30 s DNS fault into a metastable failure.
-# Why these numbers (the README's experiments section has the measurements):
-# - IAM: 2 workers x 40 ms per Authorize is ~45 Authorize/s, about twice what 20
-#   customers need (~20/s), so a healthy lab runs IAM at ~45 % whatever the CPU does
-#   (the modelled service time dominates the few ms of Python per request). Its queue of
-#   256 is ~6 s of work: far beyond the naive 500 ms timeout, short enough to drain in
-#   seconds once the load allows.
-# - Customers: a 1 s deadline and 3 attempts, as an SDK in "standard" retry mode with a
-#   tight timeout. A customer that gives up at 1 s calls again while the Lambda handler it
-#   abandoned keeps retrying IAM: that abandoned work is what sustains the storm.
-DEFAULT_SERVICES: dict[str, dict[str, Any]] = {
-    "iam": {"capacity": {
-        "max_concurrency": 2,
-        "queue_limit": 256,
-        "service_time": {"default": "40ms", "Authenticate": "60ms",
-                         "GetSessionToken": "60ms"},
-    }},
-}
-DEFAULT_LOAD: dict[str, Any] = {"timeout": 1.0, "attempts": 3}
-
-
-@dataclass(frozen=True)
-class LabTuning:
-    """Overrides applied to every lab of an experiment; empty means the stock lab."""
-
-    services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # service -> doc
-    load: Mapping[str, Any] = field(default_factory=dict)  # Locust --chaoslab-config doc
-    policy: Path | None = None  # a resilience policy file replacing the named profile
-
-    @classmethod
-    def default(cls) -> LabTuning:
-        return cls(DEFAULT_SERVICES, DEFAULT_LOAD)
-
-    @classmethod
-    def stock(cls) -> LabTuning:
-        return cls()
-
-    def with_policy(self, policy: Path | None) -> LabTuning:
-        return LabTuning(self.services, self.load, policy)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"services": {k: dict(v) for k, v in self.services.items()},
-                "load": dict(self.load),
-                "policy": str(self.policy) if self.policy else None}
-
-    def write(self, folder: Path) -> dict[str, Path]:
-        """The override files, by the component that reads them ("load", service names)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        files = {}
-        for service, doc in self.services.items():
-            files[service] = folder / f"service-{service}.yaml"
-            files[service].write_text(yaml.safe_dump(dict(doc), sort_keys=False))
-        if self.load:
-            files["load"] = folder / "load.yaml"
-            files["load"].write_text(yaml.safe_dump(dict(self.load), sort_keys=False))
-        return files
-
-    def apply(self, options: LabOptions, folder: Path) -> LabOptions:
-        """`options` with this tuning's override files (written to `folder`)."""
-        files = self.write(folder)
-        return replace(options, policy=self.policy,
-                       service_configs={k: v for k, v in files.items() if k != "load"},
-                       load_config=files.get("load"))
+__all__ = ["DEFAULT_LOAD", "DEFAULT_SERVICES", "LabTuning"]

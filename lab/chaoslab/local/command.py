@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from chaoslab.local import demo, health, runtime
+from chaoslab.local.labsettings import CUSTOMER_REGION
+from chaoslab.local.labsettings import TUNING as TUNING_NOTE
 from chaoslab.local.state import LabState
+from chaoslab.local.tuning import TUNINGS
 from chaoslab.procs import ComponentFailed
 from chaoslab.toolpaths import ToolMissing
 
 _LAB_DIR_HELP = "where the lab keeps its state, logs and data (default: %(default)s)"
 
 
-def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
+def _lab_options(args: argparse.Namespace, annotations: Mapping[str, str] | None = None
+                 ) -> runtime.LabOptions:
+    """The lab's options from the flags; for a demo, a flag left out takes the scenario's
+    own setting (its chaoslab.io/customer-region and chaoslab.io/tuning annotations)."""
+    notes = annotations or {}
     profile, policy = runtime.profile_or_policy(args.profile)
     return runtime.LabOptions(
         lab_dir=args.lab_dir,
@@ -23,7 +31,8 @@ def _lab_options(args: argparse.Namespace) -> runtime.LabOptions:
         users=args.users,
         spawn_rate=args.spawn_rate,
         load=not getattr(args, "no_load", False),
-        customer_regions=args.customer_region,
+        customer_regions=args.customer_region or notes.get(CUSTOMER_REGION) or "us-east-1",
+        tuning=args.tuning or str(notes.get(TUNING_NOTE) or "stock").strip(),
     )
 
 
@@ -49,9 +58,16 @@ def _add_lab_flags(parser: argparse.ArgumentParser) -> None:
                         help="Locust customers generating load (default: %(default)s)")
     parser.add_argument("--spawn-rate", type=float, default=10.0,
                         help="customers started per second (default: %(default)s)")
-    parser.add_argument("--customer-region", default="us-east-1",
+    parser.add_argument("--customer-region", default=None,
                         help="region(s) the customers use, e.g. us-west-2 for a failover "
-                        "drill or us-east-1,us-west-2 (default: %(default)s)")
+                        "drill or us-east-1,us-west-2 (default: us-east-1; a demo's "
+                        "scenario may ask for its own with chaoslab.io/customer-region)")
+    parser.add_argument("--tuning", choices=tuple(TUNINGS), default=None,
+                        help="stock: the lab sized for a healthy demo; storm: IAM near its "
+                        "demand and customers with SDK deadlines, where retry storms can "
+                        "outlive their fault (default: stock; a demo's scenario may ask "
+                        "with chaoslab.io/tuning). A scenario asking for other settings "
+                        "than the lab's is refused at kubectl apply, saying why")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,6 +139,8 @@ The lab is up. State in {lab.state_file}
   Prometheus      {state.prometheus}
   Locust          {state.locust}
   kubeconfig      export KUBECONFIG={kubeconfig}
+  settings        tuning {lab.options.tuning}; customers in {lab.options.customer_regions}
+                  (a scenario asking for others is refused at kubectl apply, saying why)
 Try:  kubectl apply -f scenarios/us-east-1-dynamodb-dns.yaml
       {watch}   (live: scenarios, tiers, DNS faults; q quits)
       dig @{state.dns.split(':')[0]} -p {state.dns.split(':')[1]} dynamodb.us-east-1.aws.internal
@@ -165,7 +183,7 @@ def run_demo(args: argparse.Namespace) -> int:
         return _fail(f"--scenario {args.scenario} is not a valid OutageScenario: {exc}; "
                      "fix it or pick one from scenarios/")
     try:
-        return demo.run(opts, _lab_options(args))
+        return demo.run(opts, _lab_options(args, demo.scenario_annotations(opts.scenario)))
     except (ComponentFailed, ToolMissing) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

@@ -112,6 +112,16 @@ def check_scenario(path: Path) -> tuple[str, str]:
     return spec.namespace, spec.name
 
 
+def scenario_annotations(path: Path) -> dict[str, str]:
+    """The scenario file's annotations (a file check_scenario accepted), so the demo's lab
+    can honour what the scenario asks of it (customer regions, tuning)."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text()) or {}
+    notes = (doc.get("metadata") or {}).get("annotations") or {}
+    return {str(k): str(v) for k, v in notes.items()}
+
+
 def run_outage(kubeconfig: str, prom: Prometheus, opts: DemoOptions) -> tuple[str, str]:
     namespace, name = check_scenario(opts.scenario)
     shown = (opts.scenario.relative_to(REPO_ROOT) if opts.scenario.is_relative_to(REPO_ROOT)

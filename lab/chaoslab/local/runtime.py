@@ -89,6 +89,9 @@ class LabOptions:
     policy: Path | None = None  # a resilience policy file replacing `profile`
     service_configs: Mapping[str, Path] = field(default_factory=dict)  # service -> --config
     load_config: Path | None = None  # Locust's --chaoslab-config document
+    # chaoslab.local.tuning name: stock | storm (custom: an experiment's own). A named one
+    # is applied at `up` unless the overrides above are given already (an experiment's).
+    tuning: str = "stock"
 
     def resilience_args(self) -> list[str]:
         return ["--policy", str(self.policy)] if self.policy else ["--profile", self.profile]
@@ -147,6 +150,7 @@ class LocalLab:
             tool(name)  # fails early with "run `make tools`"
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        self._apply_tuning()
         for attempt in range(1, attempts + 1):
             try:
                 return self._up()
@@ -168,6 +172,7 @@ class LocalLab:
         started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         kubeconfig = self._control_plane()
         self._crd()
+        self._lab_settings()
         endpoints = [e for e in catalog.ENDPOINTS if e.region in opts.regions]
         grpc_ports = {e.key: free_port() for e in endpoints}
         endpoints_file = catalog.write_endpoints(self.root / "endpoints.yaml", grpc_ports)
@@ -202,6 +207,8 @@ class LocalLab:
             logs=str(self.logs),
             workdir=str(self.root),
             profile=opts.profile,
+            tuning=opts.tuning,
+            customer_regions=opts.customer_regions,
             started_at=started_at,
         )
         self.state = state
@@ -210,6 +217,19 @@ class LocalLab:
             self._locust(locust_web, locust_metrics)
         self._record()
         return state
+
+    def _apply_tuning(self) -> None:
+        """The named tuning's override files, in the lab directory (removed by `down`)."""
+        from chaoslab.local.tuning import LabTuning
+
+        opts = self.options
+        if opts.service_configs or opts.load_config:
+            return  # the caller's own overrides (an experiment's): the name only labels them
+        tuning = LabTuning.named(opts.tuning)
+        if tuning.services or tuning.load:
+            self.options = tuning.apply(opts, self.root / "tuning")
+            self.progress(f"tuning {opts.tuning}: overrides for "
+                          + ", ".join([*tuning.services, *(["customers"] if tuning.load else [])]))
 
     # -- one step a component (each waits until its component is healthy) --------------
     def _control_plane(self) -> Path:
@@ -236,6 +256,14 @@ class LocalLab:
         wait_until("the OutageScenario watch cache", lambda: cp.kubectl(
             "get", "--raw", f"{SCENARIOS_PATH}?watch=1&timeoutSeconds=1",
             check=False, timeout=10).returncode == 0, 60, cp.procs, interval=0.2)
+
+    def _lab_settings(self) -> None:
+        """What a scenario may ask of this lab, checked at `kubectl apply` (labsettings)."""
+        from chaoslab.local import labsettings
+
+        opts = self.options
+        self.progress(f"lab settings: tuning {opts.tuning}, customers in {opts.customer_regions}")
+        labsettings.install(self._control().kubectl, opts.customer_regions, opts.tuning)
 
     def _coredns(self, endpoints: Sequence[CatalogEntry]) -> _CoreDNS:
         """The `kube-system/coredns` ConfigMap from the lab's base Corefile, and CoreDNS
@@ -399,7 +427,7 @@ def _port_taken(exc: BaseException) -> str:
 
 def _remove_runtime_files(root: Path) -> None:
     """Remove everything but the logs, which stay for the post-mortem."""
-    for name in ("controlplane", "prometheus", "coredns"):
+    for name in ("controlplane", "prometheus", "coredns", "tuning"):
         shutil.rmtree(root / name, ignore_errors=True)
     for name in ("state.json", "state.tmp", "kubeconfig", "endpoints.yaml"):
         (root / name).unlink(missing_ok=True)

@@ -26,6 +26,8 @@ class LabState:
     logs: str = ""
     workdir: str = ""
     profile: str = ""
+    tuning: str = ""  # chaoslab.local.tuning name: stock | storm (custom for an experiment's)
+    customer_regions: str = ""  # where Locust's customers live, "us-east-1[,us-west-2]"
     started_at: str = ""
     lab: str = "local"  # "local" or "node" (chaoslab.node): which `down` stops it
 
