@@ -4,16 +4,55 @@ over it, timed. Each benchmark writes its own series and timeline."""
 
 from __future__ import annotations
 
+import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "report"))
+
+import synthetic_lab as lab
 
 from chaoslab.testkit import prometheus
 from chaoslab_report.build import build_report
 from chaoslab_report.model import Report
 from chaoslab_report.timeline import ScenarioWindow
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
+
+
+def synthetic_openmetrics(start: float, seconds: int, script_time: Callable[[int], float],
+                          skip: Collection[str] = ()) -> str:
+    """The synthetic lab's metrics at each second `i` of [start, start + seconds), as its
+    script stands at `script_time(i)`, grouped by family as OpenMetrics requires, plus `up`
+    for the scrape times the report reads; metrics named in `skip` left out."""
+    families: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    current = ""
+    for i in range(seconds):
+        ts = start + i
+        for line in lab.render(script_time(i)).splitlines():
+            if line.startswith("#"):
+                current = line.split()[2]
+                if line.startswith("# TYPE"):
+                    headers.setdefault(current, [line])
+                continue
+            m = SAMPLE.match(line)
+            if m is None or m[1] in skip:
+                continue
+            labels = ",".join(filter(None, (m[2], 'instance="bench"', 'job="lab"')))
+            families.setdefault(current, []).append(f"{m[1]}{{{labels}}} {m[3]} {ts:.3f}")
+        families.setdefault("up", []).append(f'up{{instance="bench",job="lab"}} 1 {ts:.3f}')
+    headers["up"] = ["# TYPE up gauge"]
+    out = []
+    for family, lines in families.items():
+        out.extend(headers.get(family, []))
+        out.extend(lines)
+    out.append("# EOF")
+    return "\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -27,40 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import synthetic_lab as lab  # noqa: E402
-from report_common import timed_report  # noqa: E402
+from report_common import synthetic_openmetrics, timed_report  # noqa: E402
 
 from chaoslab_report.timeline import from_ledger  # noqa: E402
 
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$")
-
 
 def openmetrics(start: float, seconds: int, period: float) -> str:
-    """The synthetic lab's metrics every second, its script replayed every `period` s."""
+    """The synthetic lab's metrics every second, its script replayed every `period` s; the
+    operator's scenario metric left out (the ledger is the timeline here)."""
     stretch = period / lab.END
-    families: dict[str, list[str]] = {}
-    headers: dict[str, list[str]] = {}
-    current = ""
-    for i in range(seconds):
-        ts = start + i
-        for line in lab.render((i % period) / stretch).splitlines():
-            if line.startswith("#"):
-                current = line.split()[2]
-                if line.startswith("# TYPE"):
-                    headers.setdefault(current, [line])
-                continue
-            m = SAMPLE.match(line)
-            if m is None or m[1] == "chaoslab_operator_scenario_active":
-                continue  # the ledger is the timeline here
-            labels = ",".join(filter(None, (m[2], 'instance="bench"', 'job="lab"')))
-            families.setdefault(current, []).append(f"{m[1]}{{{labels}}} {m[3]} {ts:.3f}")
-        families.setdefault("up", []).append(f'up{{instance="bench",job="lab"}} 1 {ts:.3f}')
-    headers["up"] = ["# TYPE up gauge"]
-    out = []
-    for family, lines in families.items():
-        out.extend(headers.get(family, []))
-        out.extend(lines)
-    out.append("# EOF")
-    return "\n".join(out) + "\n"
+    return synthetic_openmetrics(start, seconds, lambda i: (i % period) / stretch,
+                                 skip={"chaoslab_operator_scenario_active"})
 
 
 def ledger(start: float, count: int, period: float) -> dict:
