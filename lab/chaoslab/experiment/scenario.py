@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from chaoslab_dns import manifests
 from chaoslab_dns.durations import format_duration, parse_duration
 from chaoslab_dns.model import Scenario
 from chaoslab_dns.validate import parse_scenario
@@ -35,12 +36,16 @@ class ScenarioFile:
 
     @classmethod
     def load(cls, path: Path) -> ScenarioFile:
-        doc = yaml.safe_load(Path(path).read_text())
-        return cls.from_manifest(doc, Path(path))
+        """The file's one OutageScenario, read as `chaoslab corefile` reads it."""
+        found = manifests.one(Path(path).read_text(), str(path))
+        return cls._of(found.doc, found.spec, Path(path))
 
     @classmethod
     def from_manifest(cls, doc: Any, path: Path | None = None) -> ScenarioFile:
-        spec = parse_scenario(doc)  # raises ScenarioError naming the bad field
+        return cls._of(doc, parse_scenario(doc), path)  # ScenarioError names the bad field
+
+    @classmethod
+    def _of(cls, doc: Any, spec: Scenario, path: Path | None) -> ScenarioFile:
         manifest = copy.deepcopy(doc)
         manifest.setdefault("metadata", {}).setdefault("namespace", spec.namespace)
         return cls(path, manifest, spec)

@@ -99,26 +99,18 @@ def check_scenario(path: Path) -> tuple[str, str]:
 
     Raises ScenarioError naming the bad field, exactly as the operator would refuse it.
     """
-    import yaml
+    from chaoslab_dns import manifests
 
-    from chaoslab_dns.validate import ScenarioError, parse_scenario
-
-    text = path.read_text()  # OSError: the caller says which file
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError("(document)", f"not valid YAML: {exc}") from exc
-    spec = parse_scenario(doc)
+    spec = manifests.one(path.read_text()).spec  # OSError: the caller says which file
     return spec.namespace, spec.name
 
 
 def scenario_annotations(path: Path) -> dict[str, str]:
     """The scenario file's annotations (a file check_scenario accepted), so the demo's lab
     can honour what the scenario asks of it (customer regions, tuning)."""
-    import yaml
+    from chaoslab_dns import manifests
 
-    doc = yaml.safe_load(path.read_text()) or {}
-    notes = (doc.get("metadata") or {}).get("annotations") or {}
+    notes = (manifests.one(path.read_text()).doc.get("metadata") or {}).get("annotations") or {}
     return {str(k): str(v) for k, v in notes.items()}
 
 
