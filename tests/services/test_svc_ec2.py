@@ -129,6 +129,8 @@ def test_bad_fields_are_invalid_argument(small):
 
 def test_launches_fail_while_dynamodb_is_gone_and_return_below_the_threshold(lab, small):
     hosts = 24
+    # leases age only once DynamoDB has answered a renewal (the first within renew_interval)
+    wait_for("the first renewal", lambda: dwfm(small)["armed"], 10)
     assert dwfm(small)["held"] == hosts
     inst = run(small, count=2).instances[0]
     assert inst.state == "running" and inst.instance_id.startswith("i-")
@@ -169,6 +171,7 @@ def test_a_large_fleet_collapses_after_dynamodb_returns_until_throttled(lab):
     big = start_ec2(lab, "ec2-big", hosts=hosts)
     try:
         wait_for("the fleet leased", lambda: dwfm(big)["held"] == hosts, 10)
+        wait_for("the first renewal", lambda: dwfm(big)["armed"], 10)
         try:
             empty_dynamodb_name(lab)
             wait_for("every lease lapsed", lambda: dwfm(big)["held"] == 0, LEASE_TTL + 6)

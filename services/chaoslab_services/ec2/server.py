@@ -174,6 +174,7 @@ class EC2Servicer(pb_grpc.EC2Servicer):
     def status(self) -> dict[str, Any]:
         now, c = time.monotonic(), self.book.counters
         return {"hosts": len(self.book.hosts), "held": self.book.held(now),
+                "armed": self.book.armed,  # leases age (DynamoDB has answered once)
                 "queue_depth": len(self.book.queue), "throttle": self.book.throttle,
                 "collapse_depth": round(self.policy.collapse_depth, 1),
                 "ok": c.ok, "failed": c.failed, "timed_out": c.timed_out,
