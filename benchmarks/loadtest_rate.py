@@ -95,6 +95,7 @@ def run(kind: str, seconds: int, users: int) -> None:
         try:
             cfg = work / "load.yaml"
             cfg.write_text(yaml.safe_dump({"targets": {"dynamodb.us-east-1": address},
+                                           "customer_dns": "direct",
                                            "wait_time": [0, 0], "timeout": 5.0,
                                            "workflow_weights": {"items": 1, "signin": 0,
                                                                 "invoke": 0, "metrics": 0}}))

@@ -1,7 +1,8 @@
 """Load-generator configuration: one typed object, loaded once, every default in config.yaml.
 
 Layers, later wins: the packaged `config.yaml` → a user YAML (`--chaoslab-config`) →
-command-line flags (`--lab-state`, `--endpoints`, `--region`, `--workflow-weights`).
+command-line flags (`--lab-state`, `--endpoints`, `--region`, `--workflow-weights`,
+`--customer-dns`).
 Parsing is separate from Locust so it can be tested without starting a load test, and an
 invalid value is reported with the offending value quoted.
 """
@@ -55,6 +56,13 @@ class LoadConfig:
     alarm_prefix: str = ""
     ec2_image: str = "ami-0c0ffee0c0ffee000"  # launch workflow: the AMI a customer launches
     ec2_instance_type: str = "t3.micro"
+    # How customers find the front doors (resolver.py): resolve = through the lab's DNS
+    # (`dns`) with an SDK-like cache; direct = dial the targets' addresses as given.
+    customer_dns: str = "resolve"
+    dns: str = ""  # "host:port" of the lab's CoreDNS; from the lab state when not given
+    dns_max_ttl: float = 30.0  # a positive answer is kept for its TTL, at most this
+    dns_negative_ttl: float = 10.0  # NXDOMAIN/NODATA without an SOA (with one: RFC 2308)
+    dns_timeout: float = 1.0  # per query; no reply = a failed call (never cached)
 
     def front_door(self, workflow: str, region: str) -> str:
         """Endpoint key a workflow's first call goes to (IAM is global, the rest regional)."""
@@ -112,16 +120,20 @@ def parse_regions(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def targets_from_state(path: Path) -> dict[str, str]:
     """The running lab's front doors: `services` of `.lab/state.json` (docs/CONTRACTS.md)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"lab state {str(path)!r} not found: start the lab (chaoslab up --local) or pass "
-            "--endpoints") from None
+    data = _state(path)
     services = data.get("services")
     if not isinstance(services, dict) or not services:
         raise ConfigError(f"lab state {str(path)!r} has no 'services' map")
     return {str(k): str(v) for k, v in services.items()}
+
+
+def _state(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(Path(path).read_text()))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"lab state {str(path)!r} not found: start the lab (chaoslab up --local) or pass "
+            "--endpoints") from None
 
 
 def targets_from_endpoints(path: Path, host: str | None = None) -> dict[str, str]:
@@ -145,6 +157,7 @@ def load(
     endpoints: str | None = None,
     regions: str | None = None,
     workflow_weights: str | None = None,
+    customer_dns: str | None = None,
     base: Path = DEFAULT_CONFIG,
 ) -> LoadConfig:
     """Merge the packaged defaults, an optional user file and flag values into a LoadConfig."""
@@ -158,6 +171,8 @@ def load(
         raw["lab_state"], raw["endpoints"], raw["targets"] = lab_state, None, {}
     if endpoints:
         raw["endpoints"], raw["targets"] = endpoints, {}
+    if customer_dns:
+        raw["customer_dns"] = customer_dns
     return from_mapping(raw, regions=regions, workflow_weights=workflow_weights)
 
 
@@ -173,6 +188,8 @@ def from_mapping(
         targets = targets_from_endpoints(Path(raw["endpoints"]), raw.get("endpoint_host"))
     elif raw.get("lab_state"):
         targets = targets_from_state(Path(raw["lab_state"]))
+        if not raw.get("dns"):  # the lab's CoreDNS, for customer_dns: resolve
+            raw = {**raw, "dns": str(_state(Path(raw["lab_state"])).get("dns") or "")}
     else:
         raise ConfigError("no targets: set targets, --lab-state or --endpoints")
     weights = {w: float(x) for w, x in (raw.get("workflow_weights") or {}).items()}
@@ -195,6 +212,12 @@ def from_mapping(
     cfg = replace(cfg, **scalars)
     if not cfg.enabled_workflows():
         raise ConfigError("every workflow weight is 0: nothing to run")
+    if cfg.customer_dns not in ("direct", "resolve"):
+        raise ConfigError(f"customer_dns {cfg.customer_dns!r}: want direct or resolve")
+    if cfg.customer_dns == "resolve" and not re.fullmatch(r"[^:\s]+:[0-9]+", cfg.dns):
+        raise ConfigError(
+            f"customer_dns resolve needs the lab's DNS server as host:port (dns: {cfg.dns!r});"
+            " --lab-state gives it, or set customer_dns: direct to dial the targets as given")
     if not re.fullmatch(r"ami-[0-9a-f]{8,17}", cfg.ec2_image):
         raise ConfigError(f"ec2_image {cfg.ec2_image!r}: want 'ami-' and 8..17 hex digits")
     if cfg.timeout <= 0 or cfg.attempts < 1 or cfg.customers.count < 1:
@@ -206,7 +229,8 @@ def from_mapping(
 
 _SCALARS = ("users", "spawn_rate", "timeout", "attempts", "token_seconds", "lambda_function",
             "dynamodb_table", "metric_namespace", "alarm_prefix", "ec2_image",
-            "ec2_instance_type")
+            "ec2_instance_type", "customer_dns", "dns", "dns_max_ttl", "dns_negative_ttl",
+            "dns_timeout")
 _KNOWN_KEYS = {*_SCALARS, "targets", "lab_state", "endpoints", "endpoint_host", "regions",
                "workflow_weights", "wait_time", "customers"}
 

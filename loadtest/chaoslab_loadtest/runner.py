@@ -34,6 +34,7 @@ def locust_command(
     endpoints: str | os.PathLike[str] | None = None,
     region: str | None = None,
     workflow_weights: str | None = None,
+    customer_dns: str | None = None,
     config: str | os.PathLike[str] | None = None,
     role: str = "standalone",
     master_port: int | None = None,
@@ -73,7 +74,8 @@ def locust_command(
     for flag, value in (
         ("--users", users), ("--spawn-rate", spawn_rate), ("--run-time", run_time),
         ("--lab-state", state_file), ("--endpoints", endpoints), ("--region", region),
-        ("--workflow-weights", workflow_weights), ("--chaoslab-config", config),
+        ("--workflow-weights", workflow_weights), ("--customer-dns", customer_dns),
+        ("--chaoslab-config", config),
         ("--metrics-port", metrics_port), ("--csv", csv_prefix), ("--json-file", json_file),
     ):
         if value is not None and value != "":

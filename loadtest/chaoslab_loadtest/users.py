@@ -33,7 +33,9 @@ from chaoslab_loadtest.metrics import (
     registry_for,
     wsgi_app,
 )
+from chaoslab_loadtest.resolver import DnsFailure, ResolverCache, ResolvingChannel
 from chaoslab_loadtest.workflows import WORKFLOWS, Session
+from chaoslab_services import catalog
 
 log = logging.getLogger("chaoslab_loadtest")
 
@@ -41,7 +43,8 @@ log = logging.getLogger("chaoslab_loadtest")
 # every second by the lab's Prometheus, shows a fault's first failures within ~2 s.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
 
-_OPTION_KEYS = ("chaoslab_config", "lab_state", "endpoints", "region", "workflow_weights")
+_OPTION_KEYS = ("chaoslab_config", "lab_state", "endpoints", "region", "workflow_weights",
+                "customer_dns")
 
 
 @events.init_command_line_parser.add_listener
@@ -60,6 +63,10 @@ def add_arguments(parser: Any, **_: Any) -> None:
                        help="customers' home region(s), comma-separated (default from config)")
     group.add_argument("--workflow-weights", default="",
                        help="e.g. signin=3,invoke=5,metrics=2,items=4 (0 disables a workflow)")
+    group.add_argument("--customer-dns", default="", choices=("", "resolve", "direct"),
+                       help="resolve: customers find the front doors through the lab's DNS "
+                            "with an SDK-like cache; direct: dial them as given (default "
+                            "from config: resolve)")
     group.add_argument("--metrics-port", type=int, default=0, include_in_web_ui=False,
                        help="serve /metrics for Prometheus on this port (master or standalone)")
     group.add_argument("--metrics-host", default="127.0.0.1", include_in_web_ui=False,
@@ -74,12 +81,27 @@ def config_for(options: Namespace | None) -> config_mod.LoadConfig:
     values = tuple(str(getattr(options, k, "") or "") for k in _OPTION_KEYS)
     cfg = _configs.get(values)
     if cfg is None:
-        path, lab_state, endpoints, region, weights = values
+        path, lab_state, endpoints, region, weights, customer_dns = values
         cfg = config_mod.load(path or None, lab_state=lab_state or None,
                               endpoints=endpoints or None, regions=region or None,
-                              workflow_weights=weights or None)
+                              workflow_weights=weights or None,
+                              customer_dns=customer_dns or None)
         _configs[values] = cfg
     return cfg
+
+
+_resolvers: dict[str, ResolverCache] = {}
+
+
+def resolver_for(cfg: config_mod.LoadConfig) -> ResolverCache:
+    """One resolver cache per DNS server and process, shared by its customers (as a host's
+    resolver cache is shared by every SDK client on it)."""
+    cache = _resolvers.get(cfg.dns)
+    if cache is None:
+        cache = _resolvers[cfg.dns] = ResolverCache(
+            cfg.dns, max_ttl=cfg.dns_max_ttl, negative_ttl=cfg.dns_negative_ttl,
+            timeout=cfg.dns_timeout)
+    return cache
 
 
 class _Lab:
@@ -158,11 +180,28 @@ class CustomerUser(User):
         user, secret = self.cfg.customers.identity(number)
         region = self.cfg.regions[number % len(self.cfg.regions)]
         self.interceptor = LocustInterceptor(self.environment.events.request.fire)
-        self.session = Session(
-            config=self.cfg, region=region, user=user, secret=secret,
-            channel=lambda key: intercepted(self.cfg.target(key), self.interceptor))
+        self.session = Session(config=self.cfg, region=region, user=user, secret=secret,
+                               channel=self._channel)
         weights = self.cfg.enabled_workflows()
         self._names, self._weights = list(weights), list(weights.values())
+
+    def _channel(self, key: str) -> Any:
+        """The front door `key`: dialled as given (direct), or found through the lab's DNS
+        at every call (resolve; the target gives only the port)."""
+        target = self.cfg.target(key)
+        if self.cfg.customer_dns == "direct":
+            return intercepted(target, self.interceptor)
+        port = int(target.rpartition(":")[2])
+        return ResolvingChannel(catalog.BY_KEY[key].fqdn, port, resolver_for(self.cfg),
+                                lambda address: intercepted(address, self.interceptor),
+                                self._dns_failed)
+
+    def _dns_failed(self, method: str, exc: DnsFailure) -> None:
+        """A call that never left the customer still counts in Locust's statistics."""
+        self.environment.events.request.fire(
+            request_type="grpc", name=f"{self.interceptor.workflow}/{method.rsplit('/', 1)[-1]}",
+            response_time=0.0, response_length=0, exception=exc,
+            context={"workflow": self.interceptor.workflow})
 
     @task
     def workflow(self) -> None:

@@ -1,8 +1,9 @@
 """The local lab as configured: EC2 among its tiers, its tuning, the settings a scenario
-asks of it.
+asks of it, and customers that resolve the front doors through its DNS.
 
 One lab for the module, the real thing (`chaoslab up --local --tuning storm`, 6 customers
-in us-east-1): kube-apiserver, CoreDNS, every service, the operator, Prometheus and Locust.
+in us-east-1, resolving names as SDKs do): kube-apiserver, CoreDNS, every service, the
+operator, Prometheus and Locust.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.query
+import dns.rdatatype
 import grpc
 import pytest
 import requests
@@ -25,6 +30,7 @@ import yaml
 from chaoslab.toolpaths import tool
 from chaoslab_loadtest import config as load_config
 from chaoslab_loadtest import workflows
+from chaoslab_loadtest.resolver import entry_for
 from chaoslab_loadtest.workflows import Session
 from chaoslab_services.protos import ec2_pb2, ec2_pb2_grpc, iam_pb2, iam_pb2_grpc
 
@@ -33,6 +39,7 @@ pytestmark = pytest.mark.slow
 CHAOSLAB = str(Path(sys.executable).parent / "chaoslab")
 HOSTS = 200  # defaults.yaml settings.ec2.dwfm.hosts
 DDB = "dynamodb.us-east-1.aws.internal"
+FAULT_S = 6  # shorter than the customers' negative cache time, so one entry spans it
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float, every: float = 0.5) -> float:
@@ -48,6 +55,12 @@ def promql(state: dict[str, Any], query: str) -> dict[str, float]:
     r = requests.get(f"{state['prometheus']}/api/v1/query", params={"query": query},
                      timeout=5).json()
     return {s["metric"].get("region", ""): float(s["value"][1]) for s in r["data"]["result"]}
+
+
+def ask(state: dict[str, Any], name: str) -> dns.message.Message:
+    host, port = state["dns"].split(":")
+    return dns.query.udp(dns.message.make_query(name, dns.rdatatype.A), host, port=int(port),
+                         timeout=2)
 
 
 def kubectl(state: dict[str, Any], *args: str, manifest: str = ""
@@ -95,7 +108,8 @@ def test_ec2_is_a_tier_of_both_regions(lab: dict[str, Any]) -> None:
             instance_ids=[inst.instance_id]), timeout=5).instances
         assert gone.state == "terminated"
     # The customers' launch workflow (off by default): one launch, one termination.
-    cfg = load_config.from_mapping({"targets": lab["services"]}, workflow_weights="launch=1")
+    cfg = load_config.from_mapping({"targets": lab["services"], "customer_dns": "direct"},
+                                   workflow_weights="launch=1")
     session = Session(cfg, "us-west-2", "customer-0", "customer-0-secret",
                       channel=lambda key: grpc.insecure_channel(cfg.target(key)))
     before = len(session.ec2.DescribeInstances(ec2_pb2.DescribeInstancesRequest(),
@@ -154,3 +168,63 @@ def test_a_scenario_asking_for_another_lab_is_refused_saying_why(lab: dict[str, 
     assert out.returncode == 0, out.stderr
     out = kubectl(lab, "apply", "--dry-run=server", "-f", "-", manifest=scenario("plain"))
     assert out.returncode == 0, out.stderr
+
+
+def raw_samples(state: dict[str, Any], selector: str, seconds: int) -> list[tuple[float, float]]:
+    """Every scraped sample of one series over the last `seconds` (a range selector)."""
+    r = requests.get(f"{state['prometheus']}/api/v1/query",
+                     params={"query": f"{selector}[{seconds}s]"},
+                     timeout=5).json()
+    (series,) = r["data"]["result"]
+    return [(float(t), float(v)) for t, v in series["values"]]
+
+
+def increases(samples: list[tuple[float, float]]) -> list[float]:
+    return [t for (_, a), (t, b) in pairwise(samples) if b > a]
+
+
+def test_customers_resolve_dynamodb_and_recover_as_their_cache_allows(
+        lab: dict[str, Any]) -> None:
+    """AWS 2025: customers could not connect while DynamoDB's name was empty, and came back
+    as cached answers expired. The items workflow (DynamoDB called directly) fails in the
+    fault, and after the fix recovers no sooner than the cached empty answer expires: its
+    time is measured from what the lab's DNS serves (TTL, SOA or none)."""
+    positive = ask(lab, DDB)
+    cfg = load_config.load(lab_state=str(Path(lab["lab_dir"]) / "state.json"))
+    assert cfg.customer_dns == "resolve" and cfg.dns == lab["dns"]
+    ttl = entry_for(positive, max_ttl=cfg.dns_max_ttl, negative_ttl=cfg.dns_negative_ttl).ttl
+    assert ttl > 0
+    items = 'chaoslab_loadtest_requests_total{workflow="items", region="us-east-1", result="%s"}'
+    wait_for("customers running items", lambda: promql(
+        lab, f"sum({items % 'ok'})").get("", 0) > 5, 60)
+    assert kubectl(lab, "apply", "-f", "-",
+                   manifest=scenario("items-dns", duration=f"{FAULT_S}s")).returncode == 0
+    try:
+        wait_for("the empty answer served", lambda: not ask(lab, DDB).answer, 20, 0.1)
+        injected = time.time()
+        empty = ask(lab, DDB)
+        negative = entry_for(empty, max_ttl=cfg.dns_max_ttl,
+                             negative_ttl=cfg.dns_negative_ttl)
+        assert negative.cause == "nodata" and negative.ttl > FAULT_S
+        wait_for("the answer back", lambda: bool(ask(lab, DDB).answer), FAULT_S + 20, 0.1)
+        restored = time.time()
+        time.sleep(negative.ttl + ttl + 3)  # the cache drains, then a few healthy runs
+    finally:
+        kubectl(lab, "delete", "outagescenario", "items-dns", "--ignore-not-found")
+    window = int(time.time() - injected + ttl + 10)
+    errors = increases(raw_samples(lab, items % "error", window))
+    oks = increases(raw_samples(lab, items % "ok", window))
+    assert errors, "items never failed while DynamoDB's name was empty"
+    first_error, last_error = errors[0], errors[-1]
+    # the cached address is used until its TTL runs out, then the empty answer is cached
+    assert injected - 1.5 <= first_error <= injected + ttl + 3
+    recovered = min(t for t in oks if t > last_error)
+    # ... and kept for its negative time, past the fix: no success before it expires
+    assert last_error > restored + 1, (last_error - restored)
+    assert recovered >= first_error + negative.ttl - 2, (recovered - first_error)
+    assert recovered <= first_error + negative.ttl + 6, (recovered - first_error)
+    print(f"served TTL {ttl:.0f}s, negative {negative.ttl:.0f}s (SOA: "
+          f"{'yes' if empty.authority else 'none, the customers default'}); items failed "
+          f"{first_error - injected:+.1f}s after injection, recovered "
+          f"{recovered - restored:.1f}s after DNS was fixed "
+          f"({recovered - first_error:.1f}s after the first failure)")

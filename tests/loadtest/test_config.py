@@ -15,8 +15,12 @@ from chaoslab_loadtest.runner import LOCUSTFILE, locust_command
 def test_packaged_defaults_with_a_lab_state(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"services": {"iam": "127.0.0.1:5001",
-                                              "lambda.us-east-1": "127.0.0.1:5002"}}))
+                                              "lambda.us-east-1": "127.0.0.1:5002"},
+                                 "dns": "127.0.0.1:5353"}))
     cfg = config.load(lab_state=str(state))
+    # customers resolve the front doors at the lab's own DNS, as SDKs do
+    assert cfg.customer_dns == "resolve" and cfg.dns == "127.0.0.1:5353"
+    assert config.load(lab_state=str(state), customer_dns="direct").customer_dns == "direct"
     assert cfg.target("iam") == "127.0.0.1:5001"
     assert cfg.front_door("invoke", "us-east-1") == "lambda.us-east-1"
     assert cfg.front_door("signin", "us-west-2") == "iam"  # IAM is global
@@ -31,9 +35,11 @@ def test_packaged_defaults_with_a_lab_state(tmp_path: Path) -> None:
 def test_endpoints_file_with_host_override(tmp_path: Path) -> None:
     endpoints = tmp_path / "endpoints.yaml"
     endpoints.write_text(yaml.safe_dump({"iam": {"host": "iam.aws.internal", "port": 7000}}))
-    assert config.load(endpoints=str(endpoints)).target("iam") == "iam.aws.internal:7000"
+    assert config.load(endpoints=str(endpoints), customer_dns="direct").target("iam") == \
+        "iam.aws.internal:7000"
     user = tmp_path / "user.yaml"
     user.write_text(yaml.safe_dump({"endpoint_host": "127.0.0.1", "users": 7,
+                                    "customer_dns": "direct",
                                     "workflow_weights": {"items": 0}}))
     cfg = config.load(user, endpoints=str(endpoints), regions="us-east-1,us-west-2",
                       workflow_weights="signin=9")
@@ -56,7 +62,12 @@ def test_bad_weights_are_quoted(text: str, quoted: str) -> None:
 def test_errors(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError, match="start the lab"):
         config.load(lab_state=str(tmp_path / "missing.json"))
-    targets = {"targets": {"iam": "127.0.0.1:1"}}
+    targets = {"targets": {"iam": "127.0.0.1:1"}, "customer_dns": "direct"}
+    with pytest.raises(config.ConfigError, match="needs the lab's DNS server"):
+        config.from_mapping({"targets": {"iam": "127.0.0.1:1"}},  # resolve, and no dns
+                            workflow_weights="signin=1")
+    with pytest.raises(config.ConfigError, match="'dig'"):
+        config.from_mapping({**targets, "customer_dns": "dig"}, workflow_weights="signin=1")
     with pytest.raises(config.ConfigError, match="'colour'"):
         config.from_mapping({**targets, "colour": "blue"})
     with pytest.raises(config.ConfigError, match="'eu-west-1'"):

@@ -68,7 +68,7 @@ def test_headless_standalone_reports_every_workflow(tmp_path: Path) -> None:
     try:
         cfg = tmp_path / "load.yaml"
         cfg.write_text(yaml.safe_dump({
-            "targets": fake_front_doors.targets(doors.address),
+            "targets": fake_front_doors.targets(doors.address), "customer_dns": "direct",
             "regions": ["us-east-1", "us-west-2"],
             "wait_time": [0.05, 0.15],
             "workflow_weights": {"signin": 1, "invoke": 2, "metrics": 1, "items": 1},
@@ -138,7 +138,8 @@ def test_master_with_two_workers_aggregates(tmp_path: Path) -> None:
         metrics_port, master_port = free_port(), free_port()
         argv, env = locust_command(
             state_file=state, users=6, spawn_rate=20, run_time="6s", metrics_port=metrics_port,
-            workflow_weights="items=1,signin=0,invoke=0,metrics=0", role="master",
+            workflow_weights="items=1,signin=0,invoke=0,metrics=0", customer_dns="direct",
+            role="master",
             master_port=master_port, expect_workers=2, csv_prefix=tmp_path / "run")
         master = spawn("master", argv, tmp_path / "master.log", env=env, cwd=tmp_path)
         procs.append(master)
@@ -182,6 +183,7 @@ def test_customers_stopped_mid_workflow_are_not_counted_as_errors(tmp_path: Path
     cfg = tmp_path / "load.yaml"
     cfg.write_text(yaml.safe_dump({
         "targets": fake_front_doors.targets(doors.address), "regions": ["us-east-1"],
+        "customer_dns": "direct",
         "wait_time": [0.0, 0.05], "workflow_weights": {"invoke": 1}}))
     web, metrics_port = free_port(), free_port()
     argv, env = locust_command(config=cfg, users=8, spawn_rate=50, headless=False,

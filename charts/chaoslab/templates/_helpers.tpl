@@ -120,8 +120,9 @@ services and their aliases once, without a region in the key or the name).
 
 {{/*
 chaoslab_loadtest configuration for the cluster (--chaoslab-config): the customers'
-front doors by cluster Service name (cluster.local, never faulted), customers in every
-enabled region, then locust.config on top.
+front doors by cluster Service name (cluster.local, never faulted), dialled directly
+(customer_dns: direct; the local lab's customers resolve aws.internal names instead),
+customers in every enabled region, then locust.config on top.
 */}}
 {{- define "chaoslab.locustConfig" -}}
 {{- $root := . -}}
@@ -137,6 +138,6 @@ enabled region, then locust.config on top.
 {{- $_ := set $targets (printf "%s.%s" $p.service $p.region) (printf "%s.%s" $p.name $suffix) -}}
 {{- end -}}
 {{- end -}}
-{{- $doc := dict "targets" $targets "regions" (include "chaoslab.enabledRegions" . | fromJsonArray) -}}
+{{- $doc := dict "targets" $targets "regions" (include "chaoslab.enabledRegions" . | fromJsonArray) "customer_dns" "direct" -}}
 {{- toYaml (mustMergeOverwrite $doc (deepCopy (.Values.locust.config | default dict))) -}}
 {{- end }}
