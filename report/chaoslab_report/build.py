@@ -7,6 +7,7 @@ CLI and the end-to-end test call `build_report`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaoslab_report import analysis as an
-from chaoslab_report.model import Collected, Edge, Report, ScenarioReport, Tier
+from chaoslab_report.model import Collected, Edge, PhaseReport, Report, ScenarioReport, Tier
 from chaoslab_report.paths import customer_paths
 from chaoslab_report.prom import Prometheus
 from chaoslab_report.queries import QUERIES
@@ -135,7 +136,8 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
             w, eval_end, impacts, amps, _dns_faults(data, times, w, eval_end), ttr,
             baseline=baseline, tiers_back_at=back if w.reverted_at is not None else None,
             edge_amplification=edge_amps,
-            dns_effective_at=_dns_effective_at(data, times, w, eval_end)))
+            dns_effective_at=_dns_effective_at(data, times, w, eval_end),
+            phases=_phases(data, times, w, counts, tiers)))
 
     report = Report(
         prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,
@@ -236,6 +238,23 @@ def _dns_effective_at(data: Collected, times: Sequence[float], w: ScenarioWindow
     if first is None:
         return None
     return max(w.injected_at, times[first])
+
+
+def _phases(data: Collected, times: Sequence[float], w: ScenarioWindow,
+            counts: dict[Tier, an.Counts], tiers: Sequence[Tier]) -> list[PhaseReport]:
+    """Each phase of a phased scenario as a window of its own: the faulted answers and
+    every customer workflow's success share between its start and its end."""
+    out = []
+    for ph in w.phases:
+        lo, hi = an.index_range(times, ph.start, ph.end)
+        customers: dict[str, float | None] = {}
+        for t in tiers:
+            if t.kind == "workflow":
+                good, bad = sum(counts[t].good[lo:hi]), sum(counts[t].bad[lo:hi])
+                customers[t.key] = good / (good + bad) if good + bad > 0 else None
+        dns = _dns_faults(data, times, dataclasses.replace(w, injected_at=ph.start), ph.end)
+        out.append(PhaseReport(ph.name, ph.start, ph.end, ph.faults, dns, customers))
+    return out
 
 
 def _dns_faults(data: Collected, times: Sequence[float], w: ScenarioWindow,

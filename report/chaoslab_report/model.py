@@ -260,6 +260,27 @@ class FailurePath:
 
 
 @dataclass
+class PhaseReport:
+    """One phase of a phased scenario as a window of its own: when it ran, its faults, what
+    CoreDNS answered with them and how the customers fared meanwhile."""
+
+    name: str
+    start: float
+    end: float
+    faults: tuple[Any, ...]  # timeline.Fault
+    dns_faults_injected: dict[str, float]  # mode -> faulted answers within the phase
+    customers: dict[str, float | None]  # workflow tier key -> its success share in the phase
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "start": self.start, "end": self.end,
+                "faults": [{"target": f.target, "mode": f.mode, "probability": f.probability}
+                           for f in self.faults],
+                "dns_faults_injected": {k: rounded(v) for k, v in
+                                        self.dns_faults_injected.items()},
+                "customers": {k: rounded(v) for k, v in sorted(self.customers.items())}}
+
+
+@dataclass
 class ScenarioReport:
     """What one scenario did: its impact per tier, its retries, its failure paths."""
 
@@ -277,6 +298,8 @@ class ScenarioReport:
     dns_effective_at: float | None = None
     # Why each degraded customer workflow failed (`paths.customer_paths`), found by `analyse`.
     failure_paths: list[FailurePath] = field(default_factory=list)
+    # A phased scenario (spec.phases): each phase that ran, as a window of its own.
+    phases: list[PhaseReport] = field(default_factory=list)
 
     @property
     def dns_lag_s(self) -> float | None:
@@ -336,6 +359,7 @@ class ScenarioReport:
             "amplification": [a.to_json() for a in self.amplification],
             "amplification_edges": [a.to_json() for a in self.edge_amplification],
             "failure_paths": [p.to_json() for p in self.failure_paths],
+            "phases": [p.to_json() for p in self.phases],
         }
 
 

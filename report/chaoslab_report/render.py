@@ -123,9 +123,27 @@ def _scenario(sc: ScenarioReport) -> str:
                NONE if a.baseline_customer_calls_per_s is None
                else f"{a.baseline_customer_calls_per_s:,.1f}"])
          for a in sc.amplification])
-    return (f"<h2>Scenario {_e(w.key)}</h2>{facts}<h3>Tiers</h3>{tiers}"
+    return (f"<h2>Scenario {_e(w.key)}</h2>{facts}{_phases(sc)}<h3>Tiers</h3>{tiers}"
             f"<h3>Retry amplification, service to service</h3>{edges}"
             f"<h3>What each dependency received (customers' direct calls apart)</h3>{amps}")
+
+
+def _phases(sc: ScenarioReport) -> str:
+    """A phased scenario: one row per phase that ran, each its own window."""
+    if not sc.phases:
+        return ""
+    workflows = sorted({k for p in sc.phases for k in p.customers})
+    head = ["phase", "window (UTC)", "faults", "DNS answers faulted",
+            *(f"customers: {k.removeprefix('workflow:')}" for k in workflows)]
+    rows = []
+    for p in sc.phases:
+        faults = ", ".join(f"{f.target} → {f.mode}" + (f" (p={f.probability:g})"
+                                                        if f.probability < 1 else "")
+                           for f in p.faults) or NONE
+        dns = ", ".join(f"{n:,.0f} {m}" for m, n in sorted(p.dns_faults_injected.items()))
+        rows.append(("", [p.name, f"{clock(p.start)}{DASH}{clock(p.end)}", faults, dns or NONE,
+                          *(pct(p.customers.get(k)) for k in workflows)]))
+    return f"<h3>Phases</h3>{_table(head, rows)}"
 
 
 def _hypotheses(report: Report) -> str:

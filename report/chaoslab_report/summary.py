@@ -48,6 +48,13 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
         proof = " (CoreDNS applied the fault to " + ", ".join(
             f"{n:,.0f} {mode}" for mode, n in sorted(sc.dns_faults_injected.items())) + " queries)"
     lines.append(f"{w.key}: {what} at {clock(w.injected_at)} UTC{proof}.")
+    if sc.phases:
+        lines.append(f"In {len(sc.phases)} phases: " + "; ".join(
+            f"{p.name} {clock(p.start)}{DASH}{clock(p.end)} UTC ("
+            + (", ".join(f"{f.mode} on {f.target}" + (f" {f.probability:.0%}"
+                                                     if f.probability < 1 else "")
+                         for f in p.faults) or "no faults recorded") + ")"
+            for p in sc.phases) + ".")
     lag = sc.dns_lag_s
     late = lag is not None and lag > DNS_LAG_NOTE_S
     if late:

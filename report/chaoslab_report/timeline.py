@@ -58,6 +58,17 @@ class StopCondition:
 
 
 @dataclass(frozen=True)
+class PhaseWindow:
+    """One phase of a phased scenario (`spec.phases`): its own window and faults, clipped
+    to the scenario's revert (a phase after an abort or a deletion never ran)."""
+
+    name: str
+    start: float  # unix seconds
+    end: float
+    faults: tuple[Fault, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
 class ScenarioWindow:
     """One scenario's fault window; `reverted_at` None while it is still injected."""
 
@@ -72,6 +83,7 @@ class ScenarioWindow:
     stop_conditions: tuple[StopCondition, ...] = field(default_factory=tuple)
     deleted: bool = False  # removed with kubectl delete (the ledger saw its deletion)
     source: str = ""  # ledger | object | metric | given
+    phases: tuple[PhaseWindow, ...] = field(default_factory=tuple)  # spec.phases, in order
 
     @property
     def key(self) -> str:
@@ -86,22 +98,50 @@ def parse_time(value: str | None) -> float | None:
     return parse_rfc3339(value)
 
 
+def _faults(raw: Any) -> tuple[Fault, ...]:
+    return tuple(Fault(str(f.get("target", "?")), str(f.get("mode", "?")),
+                       float(f.get("probability", 1.0) or 1.0))
+                 for f in raw or () if isinstance(f, Mapping))
+
+
+def _phases(windows: Any, faults: Sequence[Any], reverted_at: float | None
+            ) -> tuple[PhaseWindow, ...]:
+    """Planned phase windows (status.phases or a ledger entry's) with each phase's faults,
+    clipped to the revert: what really ran."""
+    out = []
+    for i, w in enumerate(windows or ()):
+        if not isinstance(w, Mapping):
+            continue
+        start, end = parse_time(w.get("startAt")), parse_time(w.get("endAt"))
+        if start is None or end is None:
+            continue
+        if reverted_at is not None:
+            if start >= reverted_at:
+                continue
+            end = min(end, reverted_at)
+        raw = w.get("faults") if "faults" in w else (faults[i] if i < len(faults) else ())
+        out.append(PhaseWindow(str(w.get("name") or f"phase {i + 1}"), start, end,
+                               _faults(raw)))
+    return tuple(out)
+
+
 def from_object(obj: Mapping[str, Any]) -> ScenarioWindow | None:
     """An OutageScenario as the API returns it; None if it was never injected."""
     meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
     injected = parse_time(status.get("injectedAt"))
     if injected is None:
         return None
-    faults = tuple(
-        Fault(str(f.get("target", "?")), str(f.get("mode", "?")),
-              float(f.get("probability", 1.0) or 1.0))
-        for f in spec.get("faults") or ())
+    spec_phases = [p for p in spec.get("phases") or () if isinstance(p, Mapping)]
+    faults = _faults(spec.get("faults")) or tuple(
+        f for p in spec_phases for f in _faults(p.get("faults")))
+    reverted = parse_time(status.get("revertedAt"))
     return ScenarioWindow(
         namespace=meta.get("namespace", "default"), name=meta.get("name", "?"),
-        injected_at=injected, reverted_at=parse_time(status.get("revertedAt")),
+        injected_at=injected, reverted_at=reverted,
         phase=str(status.get("phase", "")), faults=faults, message=str(status.get("message", "")),
         reason=str(status.get("reason", "")),
-        stop_conditions=_stops(spec.get("stopConditions")), source="object")
+        stop_conditions=_stops(spec.get("stopConditions")), source="object",
+        phases=_phases(status.get("phases"), [p.get("faults") for p in spec_phases], reverted))
 
 
 def _stops(raw: Any) -> tuple[StopCondition, ...]:
@@ -115,15 +155,15 @@ def from_ledger_entry(entry: Mapping[str, Any]) -> ScenarioWindow | None:
     injected = parse_time(entry.get("injectedAt"))
     if injected is None:
         return None
-    faults = tuple(Fault(str(f.get("target", "?")), str(f.get("mode", "?")),
-                         float(f.get("probability", 1.0) or 1.0))
-                   for f in entry.get("faults") or () if isinstance(f, Mapping))
+    reverted = parse_time(entry.get("revertedAt"))
     return ScenarioWindow(
         namespace=str(entry.get("namespace", "default")), name=str(entry.get("name", "?")),
-        injected_at=injected, reverted_at=parse_time(entry.get("revertedAt")),
-        phase=str(entry.get("phase", "")), faults=faults, message=str(entry.get("message", "")),
+        injected_at=injected, reverted_at=reverted,
+        phase=str(entry.get("phase", "")), faults=_faults(entry.get("faults")),
+        message=str(entry.get("message", "")),
         reason=str(entry.get("reason", "")), stop_conditions=_stops(entry.get("stopConditions")),
-        deleted=bool(entry.get("deleting")), source="ledger")
+        deleted=bool(entry.get("deleting")), source="ledger",
+        phases=_phases(entry.get("phases"), [], reverted))
 
 
 def from_ledger(configmaps: Iterable[Mapping[str, Any]]) -> list[ScenarioWindow]:
