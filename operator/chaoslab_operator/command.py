@@ -27,10 +27,11 @@ Run the OutageScenario operator (kopf, standalone, all namespaces) in the foregr
 On every change of any OutageScenario, at every scheduled transition and at least every
 --resync seconds it compiles the pristine Corefile plus the faults of all scenarios active
 now and patches the CoreDNS ConfigMap only when that differs. Lifecycle: Pending ->
-Scheduled (startAfter) -> Active (duration) -> Completed; Aborted when a stop condition
-stays breached; Failed when the spec or its Corefile is invalid. Deleting a scenario
-reverts its faults before the finalizer is released. State lives in each scenario's
-status, so a restarted operator carries on where the last one stopped.
+Scheduled (startAfter) -> Active (duration, or each of spec.phases in turn) -> Completed;
+Aborted when a stop condition stays breached; Failed when the spec or its Corefile is
+invalid. A scenario with spec.schedule starts a child scenario at every cron tick (UTC).
+Deleting a scenario reverts its faults before the finalizer is released. State lives in
+each scenario's status, so a restarted operator carries on where the last one stopped.
 
 The CRD (charts/chaoslab/crds/outagescenarios.yaml) must be installed; the operator waits
 up to a minute for it. Stop with SIGINT/SIGTERM.
@@ -150,6 +151,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "deleted ones too (default: the CoreDNS ConfigMap's namespace/chaoslab-ledger)",
     )
     run.add_argument(
+        "--schedule-minute-seconds", type=_positive, default=60.0, metavar="SECONDS",
+        help="how long a minute of spec.schedule's cron lasts, for tests and demos: 15 makes "
+        "'* * * * *' tick every 15 s; nothing else is sped up (default: %(default)g, the "
+        "real clock)",
+    )
+    run.add_argument(
         "--api-timeout", type=_positive, default=10.0, metavar="SECONDS",
         help="timeout of each Kubernetes API request (default: %(default)g)",
     )
@@ -204,6 +211,7 @@ def _config(args: argparse.Namespace) -> OperatorConfig:
         api_timeout_seconds=getattr(args, "api_timeout", 10.0),
         watch_configmap=not getattr(args, "no_watch_configmap", False),
         client_namespaces=getattr(args, "client_namespaces", ()),
+        schedule_minute_seconds=getattr(args, "schedule_minute_seconds", 60.0),
         **_ledger(getattr(args, "ledger", None)),
     )
 

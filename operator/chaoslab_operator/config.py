@@ -53,6 +53,9 @@ class OperatorConfig:
     # After a pod event, wait this long for more before re-rendering (a rollout's burst of
     # pod changes becomes one Corefile write).
     pod_debounce_seconds: float = 0.2
+    # How long one minute of spec.schedule's cron lasts: 60 is the real clock; tests and
+    # demos shorten it (15: "* * * * *" ticks every 15 s). Only the schedules use it.
+    schedule_minute_seconds: float = 60.0
     # The finalizer put on every scenario (kopf's persistence setting).
     finalizer: str = FINALIZER
 

@@ -131,6 +131,20 @@ class Kube:
             raise
         return True
 
+    def create_scenario(self, manifest: dict[str, Any]) -> bool:
+        """Create an OutageScenario (a schedule's run); False when it exists already."""
+        meta = manifest["metadata"]
+        try:
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, meta["namespace"], PLURAL, manifest,
+                field_manager=COMPONENT, _request_timeout=self._t(),
+            )
+        except client.ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
     def delete_scenario(self, namespace: str, name: str) -> bool:
         try:
             self.custom.delete_namespaced_custom_object(

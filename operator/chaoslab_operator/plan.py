@@ -637,6 +637,7 @@ def _phase_windows(
     itself, so a late pass shows a phase late but never applies it late.
     """
     total = len(scenario.phases)
+    now = max(now, round(injected_at, 3))  # injectedAt is `now` rounded, maybe up
     windows = tuple((p.name, round(injected_at + p.start, 3), round(injected_at + p.end, 3))
                     for p in scenario.phases)
     current = ""

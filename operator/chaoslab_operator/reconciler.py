@@ -8,6 +8,8 @@ changes first (optimistically, so a concurrent abort is never overwritten), then
 records what the ConfigMap holds (Injected condition, revertedAt, Events, metrics). Passes
 run on every watch event, at the next clock-driven transition, and every resync period,
 one at a time; a deletion waits for a pass that removed the scenario's faults.
+A schedule's runs (`spec.schedule`) are created before its status records the tick, and
+deleted with it (its finalizer waits for them, each reverting on its own).
 Client-scoped faults (`spec.faults[].clients`) get their pod IPs from a pod listing in the
 pass (pure selection in `chaoslab_dns.clients`); a pod watch triggers a debounced pass
 while any scenario selects pods, so a pod that comes or goes enters or leaves the rule.
@@ -35,6 +37,7 @@ from chaoslab_operator.ledger import Ledger, entry_for, entry_key
 from chaoslab_operator.metrics import Metrics
 from chaoslab_operator.plan import Decision, Event, Key, Observed, Reading
 from chaoslab_operator.prom import Prometheus, unavailable
+from chaoslab_operator.schedule import owner_uid
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class Outcome:
     wake_at: float | None  # next clock-driven transition
     checks_stop_conditions: bool  # an active scenario has stop conditions
     wrote_configmap: bool = False
+    runs: dict[str, set[str]] = field(default_factory=dict)  # schedule uid -> its runs' names
     finished_at: float = field(default_factory=time.time)
 
 
@@ -141,15 +145,24 @@ class Reconciler:
                 self.prometheus.query(h.query) if self.prometheus else unavailable()
                 for h in scenario.hypotheses])
 
-        grace = cfg.stop_grace_seconds
-        decided = planner.plan(now, observed, check, blocked=blocked, grace=grace)
+        grace, minute = cfg.stop_grace_seconds, cfg.schedule_minute_seconds
+        decided = planner.plan(now, observed, check, blocked=blocked, grace=grace,
+                               minute_seconds=minute)
         if decided.needing_stop_readings():
             # Active scenarios' guardrails, and those of scenarios about to be injected
             # (evaluated once before any fault goes in).
             readings = self._read_stop_conditions(decided)
-            decided = planner.plan(now, observed, check, readings, blocked, grace)
+            decided = planner.plan(now, observed, check, readings, blocked, grace, minute)
 
         addresses = self._client_addresses(decided)
+
+        # 0. Schedules' runs, before the schedule's status records their tick: a failed
+        # creation is retried next pass, and a repeated one finds the same name (no-op).
+        for d in decided.decisions:
+            for child in d.creates:
+                self.kube.create_scenario(child)
+            for name in d.deletes:
+                self.kube.delete_scenario(d.observed.namespace, name)
 
         # 1. Intent first: statuses (optimistic), so a restart continues from them.
         for d in decided.decisions:
@@ -211,6 +224,7 @@ class Reconciler:
             wake_at=decided.wake_at,
             checks_stop_conditions=bool(decided.needing_stop_readings()),
             wrote_configmap=wrote,
+            runs=_runs_by_owner(observed),
         )
 
     def _client_addresses(self, decided: planner.Plan) -> dict[FaultRef, frozenset[str]]:
@@ -288,6 +302,9 @@ class Reconciler:
             return
         if (namespace, name) in outcome.injected:
             raise RuntimeError(f"{namespace}/{name} is still in the Corefile")
+        if uid is not None and (runs := outcome.runs.get(uid)):
+            raise RuntimeError(f"{namespace}/{name}: waiting for its runs to be deleted and "
+                               f"reverted: {', '.join(sorted(runs))}")
         if uid is not None and self.ledger.holds_back_deletion(entry_key(namespace, name, uid)):
             raise RuntimeError(f"{namespace}/{name}: its session-ledger entry is not written "
                                f"yet ({self.ledger.last_error})")
@@ -424,6 +441,14 @@ class Reconciler:
         if age > limit:
             return False, f"last successful reconcile {age:.0f}s ago: {self.last_error}"
         return True, "ok"
+
+
+def _runs_by_owner(observed: list[Observed]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for obs in observed:
+        if (uid := owner_uid(obs.manifest)) is not None:
+            out.setdefault(uid, set()).add(obs.name)
+    return out
 
 
 def corefile_problem(base: str, scenario: Scenario) -> str | None:

@@ -78,6 +78,12 @@ def test_phases_show_in_status_and_wake_at_each_boundary() -> None:
     assert d.status.phases  # the windows stay: the ledger and the report read them
 
 
+def test_the_first_phase_shows_at_the_injection_instant() -> None:
+    """injectedAt is `now` at millisecond precision, so it may lie a little after `now`."""
+    d = run(T0 + 0.0006, obs(manifest({"phases": PHASES})))
+    assert d.status.injected_at == T0 + 0.001 and d.status.current_phase == "1/3 empty"
+
+
 def test_the_compiled_scenario_is_the_same_at_every_pass() -> None:
     """Nothing about the rules changes at a boundary: the Corefile is not rewritten."""
     o = obs(manifest({"phases": PHASES}))

@@ -137,6 +137,9 @@ ALLOWED = [
     ("patch", "outagescenarios.chaoslab.io", "-n", "team-a"),
     ("patch", "outagescenarios.chaoslab.io", "--subresource=status", "-n", "default"),
     ("create", "events", "-n", "team-a"),
+    # A schedule's runs (spec.schedule): child OutageScenarios, created and deleted.
+    ("create", "outagescenarios.chaoslab.io", "-n", "default"),
+    ("delete", "outagescenarios.chaoslab.io", "-n", "team-a"),
     # The session ledger in the release namespace.
     ("get", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
     ("patch", "configmap/chaoslab-ledger", "-n", RELEASE_NS),
@@ -165,8 +168,6 @@ DENIED = [
     ("get", "namespaces"),
     ("create", "namespaces"),
     ("delete", "namespace/kube-system"),
-    ("create", "outagescenarios.chaoslab.io", "-n", "default"),
-    ("delete", "outagescenarios.chaoslab.io", "-n", "default"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ("get", "pods", "-n", "kube-system"),  # list/watch suffice for pod IPs
     ("patch", "pods", "-n", "chaoslab"),
