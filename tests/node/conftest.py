@@ -17,8 +17,9 @@ from typing import TypeVar
 import pytest
 
 from chaoslab.local.state import LabState
-from chaoslab.node import hostnet, layout
+from chaoslab.node import hostnet, kubelet, layout
 from chaoslab.node.cluster import NodeLab, NodeOptions, kubectl
+from chaoslab.node.kubelet import PodFigures
 from chaoslab.node.layout import NodePaths
 from chaoslab.toolpaths import REPO_ROOT
 
@@ -49,6 +50,7 @@ class RunningNode:
     lab: NodeLab
     state: LabState
     before: dict[str, object]
+    pods_at_start: dict[str, PodFigures]  # the kubelet's figures once every pod was Ready
 
     @property
     def paths(self) -> NodePaths:
@@ -74,7 +76,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
     state = lab.up()
     print(f"node lab up in {time.monotonic() - t0:.0f}s")
     try:
-        yield RunningNode(lab, state, before)
+        yield RunningNode(lab, state, before, kubelet.read(lab.paths))
     finally:
         from chaoslab.node.cluster import down
 

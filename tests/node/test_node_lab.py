@@ -1,5 +1,6 @@
 """The kind path on a real node: images, RBAC, the ConfigMap projection, the bootstrap Job,
-Prometheus's discovery and the uninstall hook, all for real (issue 12's tests).
+Prometheus's discovery and the uninstall hook, all for real (issue 12's tests), with faults
+for chosen clients (issue 16) and the kubelet's restart counts over the session (issue 19).
 
 The tests share one node (conftest.py) and run in file order: the last two uninstall the
 lab and take the node down, and check the host is as it was.
@@ -27,7 +28,7 @@ import dns.rdatatype
 import pytest
 from conftest import RunningNode, host_footprint, wait_for
 
-from chaoslab.node import layout
+from chaoslab.node import kubelet, layout
 from chaoslab.node.cluster import UNINSTALL_SCRIPT, down
 from chaoslab.procs import pid_alive, processes_mentioning
 from chaoslab.toolpaths import REPO_ROOT, tool
@@ -41,15 +42,43 @@ LAB_COREFILE = re.sub(r"(?m)^[ \t]*reload( .*)?\n", "", (
     REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-lab").read_text())
 KIND_COREFILE = (REPO_ROOT / "charts/chaoslab/files/coredns/Corefile.kind-default").read_text()
 OPERATOR_SA = "system:serviceaccount:chaoslab:chaoslab-operator"
-# Queries from inside a pod to the cluster DNS Service and to each CoreDNS replica behind
-# it (a Service balances between them), printed as JSON (the lab image has dnspython).
-POD_QUERY = textwrap.dedent(f"""
+# Queries for a name (argv[1]) from inside a pod to the cluster DNS Service and to each
+# CoreDNS replica behind it (a Service balances between them), printed as JSON (the lab
+# image has dnspython).
+POD_QUERY = textwrap.dedent("""
     import json, sys, dns.message, dns.query, dns.rcode
-    out = {{}}
-    for server in sys.argv[1:]:
-        r = dns.query.udp(dns.message.make_query("{TARGET}", "A"), server, timeout=3)
+    out = {}
+    for server in sys.argv[2:]:
+        r = dns.query.udp(dns.message.make_query(sys.argv[1], "A"), server, timeout=3)
         out[server] = [dns.rcode.to_text(r.rcode()), sum(len(a) for a in r.answer)]
     print(json.dumps(out))
+""")
+# Issue 16's acceptance: the library scenario, servfail on IAM for the Lambda pods only.
+LAMBDA_LOSES_IAM = REPO_ROOT / "scenarios/lambda-loses-iam.yaml"
+IAM = "iam.aws.internal"
+# A pod started during that scenario with the Lambda pods' labels (not their Deployment's
+# selector labels, so no ReplicaSet adopts it), idle: the test queries from it.
+EXTRA_LAMBDA = "lambda-extra"
+EXTRA_LAMBDA_POD = textwrap.dedent(f"""
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: {EXTRA_LAMBDA}
+      namespace: chaoslab
+      labels: {{chaoslab.io/service: lambda, chaoslab.io/region: us-east-1}}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: 1
+      # The chaoslab namespace enforces the restricted Pod Security Standard.
+      securityContext: {{runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001,
+                        seccompProfile: {{type: RuntimeDefault}}}}
+      containers:
+        - name: client
+          image: docker.io/chaoslab/lab:dev
+          imagePullPolicy: Never
+          command: [python, -c, "import signal; signal.pause()"]
+          securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
 """)
 
 
@@ -77,12 +106,22 @@ def coredns_ips(node: RunningNode) -> list[str]:
             if p["status"].get("podIP") and not p["metadata"].get("deletionTimestamp")]
 
 
-def from_a_pod(node: RunningNode) -> dict[str, list]:
-    """The answers for TARGET as a service pod sees them: {server: [rcode, answers]}."""
+def from_a_pod(node: RunningNode, pod: str = "deploy/lambda-us-east-1",
+               name: str = TARGET) -> dict[str, list]:
+    """The answers for `name` as a pod of the lab's namespace sees them:
+    {server: [rcode, answers]}."""
     servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
-    out = node.kubectl("-n", "chaoslab", "exec", "deploy/lambda-us-east-1", "--", "python", "-c",
-                       POD_QUERY, *servers, timeout=30)
+    out = node.kubectl("-n", "chaoslab", "exec", pod, "--", "python", "-c", POD_QUERY, name,
+                       *servers, timeout=30)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def iam_as_seen_from(node: RunningNode, pod: str) -> str:
+    """'fault' (every replica SERVFAIL), 'ok' (every one an address) or 'mixed', for IAM's
+    name queried from inside `pod`."""
+    seen = {"fault" if a[0] == "SERVFAIL" else "ok" if a[0] == "NOERROR" and a[1] else "mixed"
+            for a in from_a_pod(node, pod, IAM).values()}
+    return seen.pop() if len(seen) == 1 else "mixed"
 
 
 def faulted(node: RunningNode) -> bool:
@@ -113,7 +152,7 @@ def live_corefile(node: RunningNode, pod: str) -> str:
 def projector_pids() -> list[int]:
     """The projector processes of the CoreDNS pods, seen from the host (not the shell loop
     around them, nor a local lab's projector outside the node's pods)."""
-    return [pid for pid, cmd in processes_mentioning("chaoslab.projector")
+    return [pid for pid, cmd in processes_mentioning("chaoslab.local.projector")
             if cmd.split()[0].endswith("python") and pid_in_pods(pid)]
 
 
@@ -172,6 +211,10 @@ def test_state_json_points_at_the_node(node: RunningNode) -> None:
 def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
     jobs = {"chaoslab-services", "coredns", "chaoslab-operator", "chaoslab-loadtest"}
     seen: list[list[dict]] = []
+    # values-minimal: one region, one process a catalog service (iam answers sts too).
+    processes = len(node.json("-n", "chaoslab", "get", "deployments", "-l",
+                              "chaoslab.io/service")["items"])
+    assert processes >= 6, processes
 
     def targets() -> list[dict]:
         """Every target, once all are discovered and up: discovery is eventual, so a set
@@ -180,7 +223,7 @@ def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
             active = json.load(r)["data"]["activeTargets"]
         seen.append(active)
         services = [t for t in active if t["labels"]["job"] == "chaoslab-services"]
-        complete = jobs <= {t["labels"]["job"] for t in active} and len(services) == 6
+        complete = jobs <= {t["labels"]["job"] for t in active} and len(services) == processes
         return active if complete and all(t["health"] == "up" for t in active) else []
 
     try:
@@ -190,9 +233,8 @@ def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
         pytest.fail("Prometheus's targets at the end: " + "; ".join(
             f"{t['labels'].get('job')} {t['labels'].get('instance')} {t['health']} "
             f"{t.get('lastError', '')}" for t in last))
-    # values-minimal: one region, six service processes (iam answers sts too).
     services = [t for t in active if t["labels"]["job"] == "chaoslab-services"]
-    assert len(services) == 6, [t["labels"] for t in services]
+    assert len(services) == processes, [t["labels"] for t in services]
 
 
 def test_locust_customers_calls_succeed(node: RunningNode) -> None:
@@ -211,6 +253,14 @@ def test_the_operator_may_patch_only_the_coredns_configmap(node: RunningNode) ->
     assert can("patch", "configmap/prometheus-config", "-n", "chaoslab") == "no"
     assert can("get", "pods", "-n", "kube-system") == "no"
     assert can("delete", "deployment/coredns", "-n", "kube-system") == "no"
+    # Client-scoped faults (issue 16): pods may be listed and watched, cluster-wide by
+    # default (operator.clientNamespaces empty), and nothing more.
+    assert can("list", "pods", "--all-namespaces") == "yes"
+    assert can("watch", "pods", "--all-namespaces") == "yes"
+    for verb in ("create", "delete", "patch", "update"):
+        assert can(verb, "pods", "-n", "chaoslab") == "no", verb
+    assert can("create", "pods/exec", "-n", "chaoslab") == "no"
+    assert can("get", "pods/log", "-n", "chaoslab") == "no"
 
 
 # -- a game day on the node ---------------------------------------------------------------------
@@ -235,6 +285,71 @@ def test_a_scenario_faults_dns_inside_a_pod_and_delete_restores_it(node: Running
     wait_for("DNS restored inside the pod", lambda: healthy(node), 60, interval=1)
     print(f"delete -> restored in a pod: {time.monotonic() - t0:.1f}s")
     assert node.corefile() == LAB_COREFILE  # byte for byte the pristine lab Corefile
+
+
+def test_a_fault_for_the_lambda_pods_only_and_a_pod_that_starts_during_it(
+        node: RunningNode) -> None:
+    """Issue 16 on a real cluster, with the library file `scenarios/lambda-loses-iam.yaml`
+    (SERVFAIL for iam.aws.internal, clients: podSelector chaoslab.io/service=lambda): the
+    operator, with only list/watch on pods, resolves the selector to the Lambda pod's IP,
+    so a query from that pod fails and one from the CloudWatch pod beside it (same
+    namespace, same CoreDNS) does not. A pod with the Lambda labels started during the
+    scenario joins the rule once it runs; after the delete every pod resolves again."""
+    lam, cw = "deploy/lambda-us-east-1", "deploy/cloudwatch-us-east-1"
+    ips = {p["metadata"]["labels"]["chaoslab.io/service"]: p["status"]["podIP"]
+           for p in node.json("-n", "chaoslab", "get", "pods", "-l", "chaoslab.io/service")["items"]
+           if not p["metadata"].get("deletionTimestamp")}
+    assert iam_as_seen_from(node, lam) == "ok" and iam_as_seen_from(node, cw) == "ok"
+    node.kubectl("apply", "-f", str(LAMBDA_LOSES_IAM))
+    t0 = time.monotonic()
+    wait_for("Lambda's lookups of IAM failing", lambda: iam_as_seen_from(node, lam) == "fault",
+             60, interval=0.5)
+    print(f"apply -> Lambda's IAM lookups fail: {time.monotonic() - t0:.1f}s")
+    assert iam_as_seen_from(node, cw) == "ok"
+    # Nor is the host (the node's own address) a client: the rule names Lambda's pod alone.
+    servers = [layout.CLUSTER_DNS, *coredns_ips(node)]
+    assert all(_answers(server, IAM) for server in servers)
+    rule = re.search(r"fault iam\.aws\.internal servfail .* clients (\S+) "
+                     r"scenario default/lambda-loses-iam", node.corefile())
+    assert rule and rule.group(1) == ips["lambda"], node.corefile()
+    wait_for("the CLIENTS column", lambda: clients_column(node) ==
+             "iam.aws.internal: 1 pod IP(s)", 10)
+
+    node.kubectl("apply", "-f", "-", input=EXTRA_LAMBDA_POD)
+    try:
+        t0 = time.monotonic()
+        node.kubectl("-n", "chaoslab", "wait", "--for=condition=Ready", f"pod/{EXTRA_LAMBDA}",
+                     "--timeout=90s", timeout=100)
+        wait_for("the new Lambda pod's lookups of IAM failing", lambda: iam_as_seen_from(
+            node, f"pod/{EXTRA_LAMBDA}") == "fault", 30, interval=0.5)
+        print(f"new matching pod created -> faulted: {time.monotonic() - t0:.1f}s")
+        assert iam_as_seen_from(node, cw) == "ok"
+        wait_for("status.clients counting the new pod", lambda: clients_column(node) ==
+                 "iam.aws.internal: 2 pod IP(s)", 10)
+
+        node.kubectl("-n", "default", "delete", "outagescenario", "lambda-loses-iam")
+        t0 = time.monotonic()
+        for pod in (lam, f"pod/{EXTRA_LAMBDA}"):
+            wait_for(f"{pod} resolving IAM again", lambda p=pod: iam_as_seen_from(node, p) == "ok",
+                     30, interval=0.5)
+        print(f"delete -> every pod resolves IAM: {time.monotonic() - t0:.1f}s")
+        assert iam_as_seen_from(node, cw) == "ok"
+        assert node.corefile() == LAB_COREFILE
+    finally:
+        node.kubectl("-n", "default", "delete", "outagescenario", "lambda-loses-iam",
+                     "--ignore-not-found")
+        node.kubectl("-n", "chaoslab", "delete", "pod", EXTRA_LAMBDA, "--ignore-not-found",
+                     "--wait=true", timeout=60)
+
+
+def clients_column(node: RunningNode) -> str:
+    """The CLIENTS column of `kubectl get outagescenarios -o wide` for lambda-loses-iam."""
+    lines = node.kubectl("-n", "default", "get", "outagescenarios", "lambda-loses-iam",
+                         "-o", "wide").stdout.splitlines()
+    header, row = lines[0], lines[1]
+    start = header.index("CLIENTS")
+    end = header.index("MESSAGE")  # the column after it
+    return row[start:end].strip()
 
 
 def test_a_killed_projector_sidecar_still_lets_the_scenario_end_on_time(
@@ -365,6 +480,17 @@ def host_sees(servers: list[str]) -> str:
     return seen.pop() if len(seen) == 1 else "mixed"
 
 
+def test_no_lab_pod_restarted_or_was_replaced_by_itself(node: RunningNode) -> None:
+    """The kubelet's own counts over the session (issue 19 item 4): every pod of the start
+    is still the same pod with the same restart counts. The operator's is the exception
+    the tests made on purpose: replaced by a pod delete, then SIGKILLed with its Deployment
+    scaled to zero and back, so its pod is new and that new pod never restarted; the
+    projector kills restart no container (their shell loop does)."""
+    problems = kubelet.restart_problems(node.pods_at_start, kubelet.read(node.paths),
+                                        replaced={"chaoslab/chaoslab-operator"})
+    assert problems == []
+
+
 # -- taking it down ------------------------------------------------------------------------------
 def test_helm_uninstall_with_a_scenario_active_leaves_dns_pristine(node: RunningNode) -> None:
     node.kubectl("apply", "-f", "-", input=scenario("node-uninstall", "10m"))
@@ -408,6 +534,11 @@ def test_down_leaves_the_host_as_it_was(node: RunningNode) -> None:
     assert not node.paths.run_dir.exists()
     assert not node.paths.state_file.exists()
     assert down(node.paths.lab_dir) == []  # a second down is harmless
+
+
+def _answers(server: str, name: str) -> bool:
+    reply = dns.query.udp(dns.message.make_query(name, "A"), server, timeout=3)
+    return reply.rcode() == dns.rcode.NOERROR and bool(reply.answer)
 
 
 def _nodata(server: str) -> bool:

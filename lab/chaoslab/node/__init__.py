@@ -8,5 +8,6 @@ and kube-proxy in iptables mode. Then the lab goes on exactly as on kind
 
 Modules: `layout` (names, addresses, paths), `configs` (the pure builders of every config
 file), `hostnet` (the host changes, recorded so `down` undoes exactly those), `images`
-(OCI archives into containerd), `cluster` (start, wait, stop), `command` (`chaoslab node`).
+(OCI archives into containerd), `cluster` (start, wait, stop), `command` (`chaoslab node`),
+`kubelet` (the pods' restarts and memory as the kubelet counts them).
 """
