@@ -28,8 +28,8 @@ import dns.query
 import dns.rcode
 
 from chaoslab import controlplane
+from chaoslab.local.projector import Projector
 from chaoslab.procs import free_port, log_tail, spawn, wait_until
-from chaoslab.projector import Projector
 from chaoslab.testkit import coredns
 from chaoslab.testkit.scenarios import outage_yaml
 from chaoslab_dns.basefiles import local_corefile

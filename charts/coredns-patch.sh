@@ -18,7 +18,7 @@
 #      coredns#6263), without it `reload 2s 0s`;
 #   4. annotates the CoreDNS pods so the kubelet syncs the ConfigMap volume now instead
 #      of at its next periodic sync (kubernetes#30189).
-# The projector sidecar (`python -m chaoslab.projector`, from the lab image) watches the
+# The projector sidecar (`python -m chaoslab.local.projector`, from the lab image) watches the
 # ConfigMap through the API (Role chaoslab-coredns-projector: get/list/watch on that one
 # ConfigMap, bound to the pod's ServiceAccount), writes the Corefile into an emptyDir that
 # CoreDNS reads in place of the ConfigMap volume (an init container first copies the
@@ -224,7 +224,7 @@ projector_ops() {
   # container (whose readiness is the CoreDNS pod's, i.e. its place in the DNS Service)
   # stays up. No readinessProbe, on purpose: a projector problem must never take CoreDNS
   # out of the Service; /readyz says why it is degraded. The liveness probe restarts a wedged one.
-  side='{"name":"'$sidecar'","image":"'$projector_image'","imagePullPolicy":"IfNotPresent","args":["sh","-c","while :; do python -m chaoslab.projector \"$@\"; echo \"projector exited ($?): restarting in 1s\" >&2; sleep 1; done","projector","--configmap","'$ns/$cm'","--key","Corefile","--out","/etc/coredns/Corefile","--follow-file","'$source_dir'/Corefile","--signal-process","coredns","--http","0.0.0.0:'$projector_port'"],"livenessProbe":{"httpGet":{"path":"/livez","port":'$projector_port'},"initialDelaySeconds":20,"periodSeconds":10,"timeoutSeconds":3,"failureThreshold":6},"resources":{"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"160Mi"}},"securityContext":'$sc',"volumeMounts":'$mounts'}'
+  side='{"name":"'$sidecar'","image":"'$projector_image'","imagePullPolicy":"IfNotPresent","args":["sh","-c","while :; do python -m chaoslab.local.projector \"$@\"; echo \"projector exited ($?): restarting in 1s\" >&2; sleep 1; done","projector","--configmap","'$ns/$cm'","--key","Corefile","--out","/etc/coredns/Corefile","--follow-file","'$source_dir'/Corefile","--signal-process","coredns","--http","0.0.0.0:'$projector_port'"],"livenessProbe":{"httpGet":{"path":"/livez","port":'$projector_port'},"initialDelaySeconds":20,"periodSeconds":10,"timeoutSeconds":3,"failureThreshold":6},"resources":{"requests":{"cpu":"10m","memory":"48Mi"},"limits":{"memory":"160Mi"}},"securityContext":'$sc',"volumeMounts":'$mounts'}'
   inits=$(tpl '{{with .spec.template.spec.initContainers}}{{len .}}{{else}}0{{end}}')
   if [[ $inits == 0 ]]; then
     printf '%s\n' '{"op":"add","path":"/spec/template/spec/initContainers","value":['"$init"']}'

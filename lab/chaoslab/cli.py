@@ -21,7 +21,7 @@ _COMMAND_MODULES = (
     "chaoslab_report.command",  # report
     "chaoslab.watch.command",  # watch (the live terminal view)
     "chaoslab.experiment.command",  # experiment
-    "chaoslab.controlplane_command",  # controlplane up|down
+    "chaoslab.controlplane.command",  # controlplane up|down
 )
 
 DESCRIPTION = """\

@@ -224,7 +224,7 @@ def test_the_projector_sidecar_and_its_rbac(cluster: ControlPlane) -> None:
         # A shell loop restarts the projector a second after it dies: the container, whose
         # readiness is the pod's place in the DNS Service, stays up.
         assert side["args"][:2] == ["sh", "-c"] and side["args"][3] == "projector"
-        assert side["args"][2].startswith('while :; do python -m chaoslab.projector "$@";')
+        assert side["args"][2].startswith('while :; do python -m chaoslab.local.projector "$@";')
         args = dict(zip(side["args"][4::2], side["args"][5::2], strict=True))
         assert args == {"--configmap": "kube-system/coredns", "--key": "Corefile",
                         "--out": "/etc/coredns/Corefile",
@@ -337,7 +337,7 @@ def test_the_sidecar_process_with_its_arguments_and_rights(cluster: ControlPlane
         argv = [a.replace("/etc/chaoslab/coredns-configmap", str(source))
                  .replace("/etc/coredns", str(live)).replace("0.0.0.0:9154", f"127.0.0.1:{port}")
                 for a in side["args"][4:]]
-        proc = spawn("projector", [sys.executable, "-m", "chaoslab.projector", *argv,
+        proc = spawn("projector", [sys.executable, "-m", "chaoslab.local.projector", *argv,
                                    "--kubeconfig", kubeconfig],
                      tmp_path / "projector.log")
         try:

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ import dns.rcode
 import yaml
 
 from chaoslab.controlplane import ControlPlane
+from chaoslab.local.projector import Projector
 from chaoslab.procs import Proc, free_port, spawn
-from chaoslab.projector import Projector
 from chaoslab.testkit import coredns
+from chaoslab.testkit.polling import wait_for
 from chaoslab.testkit.scenarios import outage_yaml
 from chaoslab_operator.kube import Kube
 from chaoslab_operator.resources import CRD_NAME, crd_path
@@ -47,23 +48,6 @@ ENDPOINTS = {
 }
 BASE_ANSWER = "A:127.0.0.1"
 FINAL = {"Completed", "Aborted", "Failed"}
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll until `probe()` is truthy and return it; AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = probe()
-        except Exception as exc:  # a probe may fail while things settle
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
 
 
 def scenario_yaml(

@@ -290,7 +290,7 @@ class LocalLab:
         then reload it at once (SIGUSR1). Returns its HTTP port."""
         http = free_port()
         self._spawn("projector", [
-            self._python(), "-m", "chaoslab.projector", "--kubeconfig", kubeconfig,
+            self._python(), "-m", "chaoslab.local.projector", "--kubeconfig", kubeconfig,
             "--configmap", "kube-system/coredns", "--key", "Corefile", "--out", coredns.corefile,
             "--signal-pid", str(coredns.proc.pid), "--http", f"127.0.0.1:{http}"])
         return http

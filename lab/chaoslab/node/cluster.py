@@ -31,7 +31,8 @@ import dns.query
 import dns.rcode
 import yaml
 
-from chaoslab import controlplane, pki
+from chaoslab import controlplane
+from chaoslab.controlplane import pki
 from chaoslab.local.runtime import http_ok
 from chaoslab.local.state import LabState
 from chaoslab.node import configs, hostnet, layout

@@ -11,11 +11,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from oplab import wait_for
-
 from chaoslab.controlplane import ControlPlane
+from chaoslab.local.projector import Projector, write_atomically
 from chaoslab.procs import free_port, spawn
-from chaoslab.projector import Projector, write_atomically
+from chaoslab.testkit.polling import wait_for
 
 
 def _configmap(cp: ControlPlane, name: str, text: str) -> None:
@@ -111,7 +110,7 @@ def test_command_line_with_healthz(control_plane: ControlPlane, tmp_path: Path) 
     out = tmp_path / "Corefile"
     port = free_port()
     proc = spawn("projector", [
-        sys.executable, "-m", "chaoslab.projector", "--kubeconfig", control_plane.kubeconfig,
+        sys.executable, "-m", "chaoslab.local.projector", "--kubeconfig", control_plane.kubeconfig,
         "--configmap", "default/proj3", "--key", "Corefile", "--out", out,
         "--http", f"127.0.0.1:{port}",
     ], tmp_path / "projector.log")
@@ -140,7 +139,7 @@ def test_signals_coredns_found_by_name_and_it_loads_at_once(
     import dns.message
     import dns.query
 
-    from chaoslab.projector import pids_named
+    from chaoslab.local.projector import pids_named
     from chaoslab.toolpaths import tool
 
     # A copy under a name of this test's own: other labs' CoreDNS on this machine are not ours.
@@ -219,7 +218,7 @@ def test_follows_the_kubelet_file_only_while_the_api_is_unreachable(
     dead.write_text(yaml.safe_dump(config))
     port = free_port()
     proc = spawn("projector", [
-        sys.executable, "-m", "chaoslab.projector", "--kubeconfig", dead,
+        sys.executable, "-m", "chaoslab.local.projector", "--kubeconfig", dead,
         "--configmap", "default/proj5", "--out", out, "--follow-file", kubelet,
         "--http", f"127.0.0.1:{port}",
     ], tmp_path / "projector-dead.log")

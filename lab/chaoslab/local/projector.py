@@ -20,7 +20,7 @@ Why SIGUSR1 and nothing else: CoreDNS's `reload` plugin polls at 2 s at the fast
 The two must not be combined: after a SIGUSR1 the `reload` plugin's restarts fail
 (coredns#6263), so a Corefile this projector feeds carries no `reload` directive (the
 patch script writes it so). The `health` port problem of SIGUSR1 reloads (coredns#1722) is
-fixed in the CoreDNS the lab builds (tests/operator/test_projector.py reloads it repeatedly).
+fixed in the CoreDNS the lab builds (tests/lab/test_projector.py reloads it repeatedly).
 
 The fallback on clusters (what `--follow-file` is for): CoreDNS reads the file this
 projector writes into an emptyDir, which an init container first fills from the kubelet's
@@ -41,7 +41,7 @@ readinessProbe: the pod's readiness is CoreDNS's place in the cluster DNS Servic
 projector problem (one CoreDNS survives) must never take away. `/healthz` (what the local
 lab waits on) is 200 once synced with the API.
 
-    python -m chaoslab.projector --kubeconfig K --configmap kube-system/coredns \
+    python -m chaoslab.local.projector --kubeconfig K --configmap kube-system/coredns \
         --key Corefile --out FILE [--signal-pid PID | --signal-process NAME] \
         [--follow-file FILE] [--http HOST:PORT]
 """
@@ -67,7 +67,7 @@ from kubernetes import client, config, watch
 
 from chaoslab_operator.kube import interrupt_watch
 
-log = logging.getLogger("chaoslab.projector")
+log = logging.getLogger("chaoslab.local.projector")
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -346,7 +346,7 @@ def serve_health(projector: Projector, host: str, port: int) -> ThreadingHTTPSer
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m chaoslab.projector",
+        prog="python -m chaoslab.local.projector",
         description="Project one key of a ConfigMap into a file, like a kubelet ConfigMap "
         "volume, and SIGUSR1 a process after each change (CoreDNS reload).",
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from chaoslab import pki
+from chaoslab.controlplane import pki
 from chaoslab.procs import Proc, free_port, spawn, stop_pid, wait_until
 from chaoslab.toolpaths import tool
 
