@@ -7,6 +7,7 @@ run without them fails with a message that names `make tools`.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,12 @@ import pytest
 from chaoslab import controlplane
 from chaoslab.controlplane import ControlPlane
 from chaoslab.testkit.suite import LabScheduling
+
+# A suite started in the background (`make test &`, a CI step) inherits SIGINT ignored, and
+# so would every lab it starts: the tests that press Ctrl-C on a lab would see it ignored.
+# A handler (unlike SIG_IGN) is reset to the default in each child it starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
