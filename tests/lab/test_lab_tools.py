@@ -17,7 +17,7 @@ STEP_OF = {"kube-apiserver": "k8s", "kubectl": "k8s", "coredns": "coredns", "etc
            "prometheus": "prometheus", "promtool": "prometheus", "helm": "helm",
            "dig": "dig", "chromium": "chromium", "tmux": "tmux", "dnsperf": "dnsperf"}
 LAB = REPO / "lab" / "chaoslab"
-LOCAL_LAB = [LAB / "controlplane.py", *(LAB / "local").glob("*.py")]
+LOCAL_LAB = [*(LAB / "controlplane").glob("*.py"), *(LAB / "local").glob("*.py")]
 
 
 def install_steps(target: str, *make_args: str) -> set[str]:
