@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from conftest import host_footprint
@@ -23,8 +22,12 @@ from chaoslab.procs import pid_alive
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_down_after_a_killed_up_leaves_the_host_as_it_was(tmp_path: Path) -> None:
+def test_down_after_a_killed_up_leaves_the_host_as_it_was(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
     before = host_footprint()
+    # A short folder: the kubelet's unix sockets live under it, and a socket's path has at
+    # most 107 bytes (this test's own tmp_path under an xdist worker is over it).
+    tmp_path = tmp_path_factory.mktemp("rec")
     lab_dir = tmp_path / "lab"
     log = (tmp_path / "up.log").open("w")
     up = subprocess.Popen([sys.executable, "-m", "chaoslab.cli", "node", "up",
@@ -46,7 +49,8 @@ def test_down_after_a_killed_up_leaves_the_host_as_it_was(tmp_path: Path) -> Non
         assert up.poll() is None, (tmp_path / "up.log").read_text()
         assert "kubelet" in pids, f"the kubelet never started: {pids}"
     finally:
-        os.kill(up.pid, signal.SIGKILL)  # the up process only; its children live on
+        if up.poll() is None:  # else the assertion above says why it ended
+            os.kill(up.pid, signal.SIGKILL)  # the up process only; its children live on
         up.wait(timeout=10)
     assert all(pid_alive(pid) for pid in pids.values()), "components died with up"
     assert host_footprint() != before  # the bridge, rules and sysctls are in place
