@@ -50,14 +50,10 @@ def lab(coredns_binary, tmp_path_factory):
     cw.write_text(yaml.safe_dump({"settings": {"alarm_eval_interval": "500ms"}}))
     lam = workdir / "lambda.yaml"
     lam.write_text(yaml.safe_dump({"settings": {"metrics_flush_interval": "300ms"}}))
-    lab = testlab.Lab(workdir, configs={"cloudwatch.us-east-1": cw, "lambda.us-east-1": lam},
-                      without=("ec2",))
-    try:
-        lab.start()
+    with testlab.Lab(workdir, configs={"cloudwatch.us-east-1": cw, "lambda.us-east-1": lam},
+                     without=("ec2",)) as lab:
         lab.bootstrap(customers=3)
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,9 @@ TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cascade")
-    lab = testlab.Lab(workdir, ttl=1, without=("ec2",))
-    try:
-        lab.start()
+    with testlab.Lab(workdir, ttl=1, without=("ec2",)) as lab:
         lab.bootstrap(customers=3)
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture

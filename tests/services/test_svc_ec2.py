@@ -30,12 +30,8 @@ LEASE_TTL = 8.0          # defaults.yaml settings.ec2.dwfm.lease_ttl
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = testlab.Lab(tmp_path_factory.mktemp("ec2"), ttl=1, only=("dynamodb.us-east-1",))
-    try:
-        lab.start()
+    with testlab.Lab(tmp_path_factory.mktemp("ec2"), ttl=1, only=("dynamodb.us-east-1",)) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 def start_ec2(lab: testlab.Lab, name: str, hosts: int) -> testlab.ServiceProcess:

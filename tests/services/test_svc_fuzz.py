@@ -93,16 +93,12 @@ def message_strategy(desc, depth: int = 0) -> st.SearchStrategy:
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = testlab.Lab(tmp_path_factory.mktemp("fuzz"))
-    try:
-        lab.start()
+    with testlab.Lab(tmp_path_factory.mktemp("fuzz")) as lab:
         lab.bootstrap(customers=2)
         stub = catalog.stub_class("iam")(grpc.insecure_channel(lab.address("iam")))
         TOKEN["customer"] = stub.Authenticate(iam_pb2.AuthenticateRequest(
             user="customer-0", secret="customer-0-secret"), timeout=5).token
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture(scope="module")

@@ -27,15 +27,11 @@ DDB_EAST = "dynamodb.us-east-1.aws.internal"
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = testlab.Lab(tmp_path_factory.mktemp("regions"), regions=("us-east-1", "us-west-2"),
-                     ttl=1, without=("ec2",))
-    try:
-        lab.start()
+    with testlab.Lab(tmp_path_factory.mktemp("regions"), regions=("us-east-1", "us-west-2"),
+                     ttl=1, without=("ec2",)) as lab:
         summary = lab.bootstrap(customers=2)
         assert summary["regions"] == ["us-east-1", "us-west-2"]
         yield lab
-    finally:
-        lab.stop()
 
 
 def _invoke_west(lab, token):

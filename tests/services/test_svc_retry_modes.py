@@ -125,13 +125,9 @@ def lab(coredns_binary, tmp_path_factory):
         "max_concurrency": 1, "queue_limit": 0,
         "service_time": {"default": "0s", "CreateTable": "90s"}}}))
     # No EC2: its DWFM writes leases to DynamoDB, and these tests count DynamoDB's requests.
-    lab = testlab.Lab(workdir, configs={DDB: ddb_config}, profiles={"iam": "naive"},
-                      without=("ec2",))
-    try:
-        lab.start()
+    with testlab.Lab(workdir, configs={DDB: ddb_config}, profiles={"iam": "naive"},
+                     without=("ec2",)) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 @pytest.fixture(scope="module")

@@ -115,13 +115,9 @@ def log_lines(proc: testlab.ServiceProcess) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab(coredns_binary, tmp_path_factory):
-    lab = testlab.Lab(tmp_path_factory.mktemp("wire-fuzz"))
-    try:
-        lab.start()
+    with testlab.Lab(tmp_path_factory.mktemp("wire-fuzz")) as lab:
         lab.bootstrap(customers=1)
         yield lab
-    finally:
-        lab.stop()
 
 
 def test_hostile_bytes_get_proper_statuses_and_bounded_logs(lab):

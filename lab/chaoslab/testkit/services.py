@@ -289,7 +289,12 @@ class Lab:
         self.dns.stop()
 
     def __enter__(self) -> Lab:
-        return self.start()
+        """Started; a start that fails half-way stops what it started (nothing leaks)."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
