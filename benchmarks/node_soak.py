@@ -43,7 +43,15 @@ from pathlib import Path
 import dns.message
 import dns.query
 import dns.rcode
-from soak_common import MODES, Check, SoakRun, growth_problems, prom_scalar
+from soak_common import (
+    MODES,
+    Check,
+    SoakRun,
+    growth_problems,
+    parse_soak_arguments,
+    prom_scalar,
+    soak_arguments,
+)
 
 from chaoslab.local.state import LabState
 from chaoslab.node import kubelet, layout
@@ -261,20 +269,9 @@ def _in_pod(pid: int, uid: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=15.0,
-                        help="length of the soak once the lab is up, warm-up included "
-                        "(default: %(default)s)")
-    parser.add_argument("--every", type=float, default=60.0,
-                        help="seconds between two scenarios (default: %(default)s)")
-    parser.add_argument("--warmup", type=float, default=60.0,
-                        help="seconds of load before the start figures (default: %(default)s)")
-    parser.add_argument("--lab-dir", type=Path, default=Path(".lab/node-soak"))
-    args = parser.parse_args(argv)
-    if not 0 < args.minutes <= 24 * 60 or args.every < 20:
-        parser.error("--minutes must be in (0, 1440] and --every at least 20")
-    return NodeSoak(args).run()
-
+    parser = soak_arguments(__doc__ or "", minutes=15.0, every=60.0, warmup=60.0,
+                            lab_dir=Path(".lab/node-soak"))
+    return NodeSoak(parse_soak_arguments(parser, argv)).run()
 
 if __name__ == "__main__":
     sys.exit(main())

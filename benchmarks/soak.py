@@ -31,7 +31,15 @@ from pathlib import Path
 import dns.message
 import dns.query
 import dns.rcode
-from soak_common import Check, SoakRun, du, growth_problems, prom_scalar
+from soak_common import (
+    Check,
+    SoakRun,
+    du,
+    growth_problems,
+    parse_soak_arguments,
+    prom_scalar,
+    soak_arguments,
+)
 
 from chaoslab.local.runtime import LabOptions, LocalLab, http_ok
 from chaoslab.procs import Proc, spawn, wait_until
@@ -173,22 +181,11 @@ class Soak(SoakRun):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0,
-                        help="length of the soak once the lab is up, warm-up included "
-                        "(default: %(default)s)")
-    parser.add_argument("--every", type=float, default=120.0,
-                        help="seconds between two scenarios (default: %(default)s)")
+    parser = soak_arguments(__doc__ or "", minutes=30.0, every=120.0, warmup=30.0,
+                            lab_dir=Path(".lab-soak"))
     parser.add_argument("--users", type=int, default=100,
                         help="Locust customers, 5x the lab's default (default: %(default)s)")
-    parser.add_argument("--warmup", type=float, default=30.0,
-                        help="seconds of load before the start figures (default: %(default)s)")
-    parser.add_argument("--lab-dir", type=Path, default=Path(".lab-soak"))
-    args = parser.parse_args(argv)
-    if not 0 < args.minutes <= 24 * 60 or args.every < 20:
-        parser.error("--minutes must be in (0, 1440] and --every at least 20")
-    return Soak(args).run()
-
+    return Soak(parse_soak_arguments(parser, argv)).run()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,6 +12,7 @@ measured is the revert path, not how long a replacement operator takes to start.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 import urllib.parse
@@ -204,3 +205,27 @@ class SoakRun(ABC):
             print(f"FAIL: {problem}")
         print("soak: " + ("FAILED" if self.problems else "ok"), flush=True)
         return 1 if self.problems else 0
+
+
+def soak_arguments(doc: str, *, minutes: float, every: float, warmup: float,
+                   lab_dir: Path) -> argparse.ArgumentParser:
+    """The options both soaks take, with each one's defaults (`--users` is the local one's)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=minutes,
+                        help="length of the soak once the lab is up, warm-up included "
+                        "(default: %(default)s)")
+    parser.add_argument("--every", type=float, default=every,
+                        help="seconds between two scenarios (default: %(default)s)")
+    parser.add_argument("--warmup", type=float, default=warmup,
+                        help="seconds of load before the start figures (default: %(default)s)")
+    parser.add_argument("--lab-dir", type=Path, default=lab_dir)
+    return parser
+
+
+def parse_soak_arguments(parser: argparse.ArgumentParser,
+                         argv: list[str] | None) -> argparse.Namespace:
+    """Bounded, whatever is asked: a soak never runs for more than a day."""
+    args = parser.parse_args(argv)
+    if not 0 < args.minutes <= 24 * 60 or args.every < 20:
+        parser.error("--minutes must be in (0, 1440] and --every at least 20")
+    return args
