@@ -111,18 +111,24 @@ def _degraded(ev: Evidence, key: str) -> bool:
     return bool(i and i.degraded)
 
 
-# --- the library ----------------------------------------------------------------------------
-
-@check("us-east-1-dynamodb-dns")
-def _flagship(v: Verdict, ev: Evidence) -> None:
+def _east_cascade(v: Verdict, ev: Evidence, within: str) -> None:
+    """DynamoDB us-east-1's empty answer takes down its callers in seconds, and us-west-2's
+    DynamoDB never notices (the flagship's claim, and the 2025 phases' first phase)."""
     for svc in ("iam", "lambda", "cloudwatch"):
         i = ev.impact(f"service:{svc}.us-east-1")
         after = i.first_impact_after_s if i else None
         v.expect(bool(i and i.degraded and after is not None and after <= 10.0),
                  f"{svc} us-east-1 degraded {after if after is None else round(after, 1)} s "
-                 "after the injection (within seconds: <= 10 s)")
+                 f"after the injection ({within}: <= 10 s)")
     v.expect(not _degraded(ev, "service:dynamodb.us-west-2"), "DynamoDB us-west-2 stayed "
              "at or above the SLO")
+
+
+# --- the library ----------------------------------------------------------------------------
+
+@check("us-east-1-dynamodb-dns")
+def _flagship(v: Verdict, ev: Evidence) -> None:
+    _east_cascade(v, ev, "within seconds")
     ttr = ev.row.recovery_s
     v.expect(ttr is not None and ttr < 30.0 and ev.row.recovered_by == "itself",
              f"recovery {_s(ttr)} after the DNS restore (< 30 s with backoff-jitter)")
@@ -237,14 +243,7 @@ def _lambda_loses_iam(v: Verdict, ev: Evidence) -> None:
 @check("us-east-1-2025-phases")
 def _phases_2025(v: Verdict, ev: Evidence) -> None:
     """The phases on the wire, in order (DNS probes), and the cascade of the first one."""
-    for svc in ("iam", "lambda", "cloudwatch"):
-        i = ev.impact(f"service:{svc}.us-east-1")
-        after = i.first_impact_after_s if i else None
-        v.expect(bool(i and i.degraded and after is not None and after <= 10.0),
-                 f"{svc} us-east-1 degraded {after if after is None else round(after, 1)} s "
-                 "after the injection (in the empty-record phase: <= 10 s)")
-    v.expect(not _degraded(ev, "service:dynamodb.us-west-2"), "DynamoDB us-west-2 stayed "
-             "at or above the SLO")
+    _east_cascade(v, ev, "in the empty-record phase")
     ddb = ev.fault_probes("dynamodb.us-east-1.aws.internal", "udp")
     sts = ev.fault_probes("sts.aws.internal", "udp")
     empty = [p.at for p in ddb if p.rcode == "NOERROR" and not p.addresses]
