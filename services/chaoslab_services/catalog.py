@@ -130,7 +130,7 @@ def write_endpoints(path: str | Path, ports: dict[str, int] | None = None, *,
 def serve_command(key: str, *, endpoints: str | Path, dns: str, listen: str, http: str,
                   profile: str | None = None, policy: str | Path | None = None,
                   config: str | Path | None = None, allowed_networks: str | None = None,
-                  python: str = sys.executable) -> list[str]:
+                  dns_source: str | None = None, python: str = sys.executable) -> list[str]:
     """The exact command line that runs the process for endpoint ``key`` (lab runtimes)."""
     entry = BY_KEY[key]
     if entry.alias_of:
@@ -146,4 +146,6 @@ def serve_command(key: str, *, endpoints: str | Path, dns: str, listen: str, htt
         cmd += ["--config", str(config)]
     if allowed_networks:
         cmd += ["--allowed-networks", allowed_networks]
+    if dns_source:
+        cmd += ["--dns-source", dns_source]
     return cmd

@@ -93,13 +93,6 @@ class LabOptions:
     # is applied at `up` unless the overrides above are given already (an experiment's).
     tuning: str = "stock"
 
-    def resilience_args(self) -> list[str]:
-        return ["--policy", str(self.policy)] if self.policy else ["--profile", self.profile]
-
-    def service_config_args(self, service: str) -> list[str]:
-        config = self.service_configs.get(service)
-        return ["--config", str(config)] if config else []
-
 
 @dataclass(frozen=True)
 class _CoreDNS:
@@ -319,8 +312,8 @@ class LocalLab:
                 listen=f"127.0.0.1:{grpc_ports[e.key]}", http=f"127.0.0.1:{http[e.key]}",
                 profile=None if opts.policy else opts.profile, policy=opts.policy,
                 config=opts.service_configs.get(e.service), allowed_networks="127.0.0.0/8",
-                python=self._python())
-            procs.append(self._spawn(f"service-{e.key}", [*argv, "--dns-source", pod.ip]))
+                dns_source=pod.ip, python=self._python())
+            procs.append(self._spawn(f"service-{e.key}", argv))
         for key, port in http.items():
             wait_until(f"{key} /readyz", lambda p=port: http_ok(p, "/readyz"), opts.timeout,
                        procs)
