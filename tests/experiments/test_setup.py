@@ -17,12 +17,10 @@ from chaoslab_dns.validate import ScenarioError
 
 def test_tuning_reaches_only_the_components_it_names(tmp_path: Path) -> None:
     options = LabTuning.default().apply(LabOptions(profile="naive"), tmp_path)
-    iam = options.service_config_args("iam")
-    assert iam[0] == "--config"
-    capacity = yaml.safe_load(Path(iam[1]).read_text())["capacity"]
+    capacity = yaml.safe_load(Path(options.service_configs["iam"]).read_text())["capacity"]
     assert capacity["max_concurrency"] == 2 and capacity["queue_limit"] == 256
-    assert options.service_config_args("lambda") == []
-    assert options.resilience_args() == ["--profile", "naive"]
+    assert "lambda" not in options.service_configs
+    assert options.policy is None and options.profile == "naive"
     assert options.load_config is not None
     assert yaml.safe_load(options.load_config.read_text()) == {"timeout": 1.0, "attempts": 3}
 
@@ -39,7 +37,7 @@ def test_a_policy_file_replaces_the_named_profile(tmp_path: Path) -> None:
     spec = ProfileSpec.parse(str(policy))
     assert spec.label == "tight-budget" and spec.policy == policy.resolve()
     options = LabTuning.stock().with_policy(spec.policy).apply(LabOptions(), tmp_path / "t")
-    assert options.resilience_args() == ["--policy", str(policy.resolve())]
+    assert str(options.policy) == str(policy.resolve())
 
 
 def test_profiles_are_checked() -> None:
