@@ -47,7 +47,7 @@ from chaoslab_services import catalog
 
 # The customers' front door for each workflow (chaoslab_loadtest.config: FRONT_DOORS).
 WORKFLOW_FRONT_DOORS = {"signin": "iam", "invoke": "lambda", "metrics": "cloudwatch",
-                        "items": "dynamodb"}
+                        "items": "dynamodb", "launch": "ec2"}
 MONTH = 30 * 86400.0
 
 
