@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaoslab_report import analysis as an
-from chaoslab_report.model import Collected, Edge, PhaseReport, Report, ScenarioReport, Tier
+from chaoslab_report.model import (
+    Collected,
+    Edge,
+    Mitigation,
+    PhaseReport,
+    Report,
+    ScenarioReport,
+    Tier,
+)
 from chaoslab_report.paths import customer_paths
 from chaoslab_report.prom import Prometheus
 from chaoslab_report.queries import QUERIES
@@ -137,7 +145,8 @@ def analyse(data: Collected, timeline: Sequence[ScenarioWindow] | None, *, slo: 
             baseline=baseline, tiers_back_at=back if w.reverted_at is not None else None,
             edge_amplification=edge_amps,
             dns_effective_at=_dns_effective_at(data, times, w, eval_end),
-            phases=_phases(data, times, w, counts, tiers)))
+            phases=_phases(data, times, w, counts, tiers),
+            mitigations=_mitigations(data, times, w, eval_end)))
 
     report = Report(
         prometheus=prometheus, start=data.start, end=data.end, step=step, slo=slo, hold=hold,
@@ -255,6 +264,22 @@ def _phases(data: Collected, times: Sequence[float], w: ScenarioWindow,
         dns = _dns_faults(data, times, dataclasses.replace(w, injected_at=ph.start), ph.end)
         out.append(PhaseReport(ph.name, ph.start, ph.end, ph.faults, dns, customers))
     return out
+
+
+def _mitigations(data: Collected, times: Sequence[float], w: ScenarioWindow,
+                 eval_end: float) -> list[Mitigation]:
+    """Each time DWFM's throttle gauge went from off (or unscraped) to on inside the
+    scenario's impact window; one already on at the injection was not this game day's."""
+    lo, hi = an.index_range(times, w.injected_at, eval_end)
+    out = []
+    for s in data.series.get("dwfm_throttle", []):
+        tier = Tier("service", s.labels.get("service", "ec2"), s.labels.get("region", "?"))
+        values = list(s.values)
+        for i in range(max(lo, 1), min(hi, len(values))):
+            before = values[i - 1]
+            if values[i] >= 1 and not before >= 1:  # NaN (no scrape) counts as off
+                out.append(Mitigation(tier, "DWFM's incoming-work throttle", times[i]))
+    return sorted(out, key=lambda m: (m.at, m.tier))
 
 
 def _dns_faults(data: Collected, times: Sequence[float], w: ScenarioWindow,

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 SCHEMA = "chaoslab.report/v1"
 SERVICE_NAMES = {"dynamodb": "DynamoDB", "iam": "IAM", "kms": "KMS", "s3": "S3",
-                 "lambda": "Lambda", "cloudwatch": "CloudWatch"}
+                 "lambda": "Lambda", "cloudwatch": "CloudWatch", "ec2": "EC2"}
 WORKFLOW_NAMES = {"signin": "sign-in", "invoke": "invoke", "metrics": "metrics",
-                  "items": "items"}
+                  "items": "items", "launch": "EC2 launch"}
 MIN_BASELINE_S = 5.0  # a shorter clean stretch says too little to be a baseline
 
 
@@ -280,6 +280,20 @@ class PhaseReport:
                 "customers": {k: rounded(v) for k, v in sorted(self.customers.items())}}
 
 
+@dataclass(frozen=True)
+class Mitigation:
+    """A mitigation switched on during a scenario's impact window, read off its own gauge:
+    DWFM's incoming-work throttle (`chaoslab_service_dwfm_throttle` 0 -> 1), the only way
+    out of EC2's congestive collapse once DynamoDB is back."""
+
+    tier: Tier  # the service it was switched on for
+    what: str  # what people call it, for the summary
+    at: float  # unix seconds: the start of the scrape interval in which it went on
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tier": self.tier.key, "what": self.what, "at": self.at}
+
+
 @dataclass
 class ScenarioReport:
     """What one scenario did: its impact per tier, its retries, its failure paths."""
@@ -300,6 +314,8 @@ class ScenarioReport:
     failure_paths: list[FailurePath] = field(default_factory=list)
     # A phased scenario (spec.phases): each phase that ran, as a window of its own.
     phases: list[PhaseReport] = field(default_factory=list)
+    # Mitigations switched on between the injection and the end of the impact window.
+    mitigations: list[Mitigation] = field(default_factory=list)
 
     @property
     def dns_lag_s(self) -> float | None:
@@ -360,6 +376,7 @@ class ScenarioReport:
             "amplification_edges": [a.to_json() for a in self.edge_amplification],
             "failure_paths": [p.to_json() for p in self.failure_paths],
             "phases": [p.to_json() for p in self.phases],
+            "mitigations": [m.to_json() for m in self.mitigations],
         }
 
 

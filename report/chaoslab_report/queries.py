@@ -80,6 +80,9 @@ QUERIES: dict[str, Query] = {q.name: q for q in (
           "timestamp(up) and up == 1",
           "when each target was scraped, per grid point, absent where that scrape failed: "
           "dates every counter increase by the real scrapes around it"),
+    Query("dwfm_throttle",
+          "max by (service, region) (chaoslab_service_dwfm_throttle)",
+          "when DWFM's incoming-work throttle, the mitigation of EC2's collapse, went on"),
     Query("users",
           "sum(chaoslab_loadtest_users)",
           "customers driving load"),

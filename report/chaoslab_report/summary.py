@@ -14,7 +14,7 @@ from chaoslab_report.fmt import DASH, X, after_injection, clock, duration, pct
 from chaoslab_report.model import baseline_note
 
 if TYPE_CHECKING:
-    from chaoslab_report.model import Report, ScenarioReport, TierImpact
+    from chaoslab_report.model import Mitigation, Report, ScenarioReport, TierImpact
 
 
 def summarize(report: Report) -> list[str]:
@@ -98,6 +98,7 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
                      f"{duration(w.reverted_at - w.injected_at)} after the injection{how}.")
         if degraded:
             lines.append(_recovery_sentence(sc))
+        lines.extend(_mitigation_sentence(sc, m, w.reverted_at) for m in sc.mitigations)
     else:
         lines.append("The scenario was still injected at the end of the window.")
     if w.phase in ("Aborted", "Failed") and w.message:
@@ -160,3 +161,22 @@ def _recovery_sentence(sc: ScenarioReport) -> str:
         parts.append("not recovered by the end of the window: "
                      + ", ".join(i.tier.label for i in stuck))
     return "; ".join(parts) + "."
+
+
+def _mitigation_sentence(sc: ScenarioReport, m: Mitigation, restored: float) -> str:
+    """What was switched on, when against the DNS fix, and which tiers came back after it:
+    the part of the story DNS alone does not end."""
+    when = m.at - restored
+    rel = (f"{duration(when)} after DNS was restored" if when >= 0
+           else f"{duration(-when)} before DNS was restored")
+    text = f"Mitigation: {m.what} switched on for {m.tier.label} at {clock(m.at)} UTC, {rel}"
+    after = sorted((i for i in sc.degraded()
+                    if i.recovered_at is not None and i.recovered_at >= m.at),
+                   key=lambda i: i.recovered_at or 0.0)
+    if after:
+        text += "; then back: " + ", ".join(
+            f"{i.tier.label} {duration((i.recovered_at or m.at) - m.at)} later" for i in after)
+    stuck = [i.tier.label for i in sc.degraded() if i.recovery_after_revert_s is None]
+    if stuck:
+        text += "; still down at the end: " + ", ".join(stuck)
+    return text + "."

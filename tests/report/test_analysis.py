@@ -115,3 +115,35 @@ def test_an_edge_names_the_causes_of_one_window_only() -> None:
     assert edge.causes == {"dns": 8.0, "timeout": 6.0}
     assert edge.causes_between(2, 4) == {"timeout": 6.0}
     assert edge.causes_between(0, 2) == {"dns": 8.0}
+
+
+def test_a_mitigation_is_read_off_its_gauge_and_named_in_the_summary() -> None:
+    """EC2 stays down after the DNS fix until DWFM's throttle goes on (ground truth: the
+    gauge's step in (29, 30] and the last errors in (34, 35])."""
+    n = 50
+    ok = [float(10 * i) for i in range(n)]
+    bad = [0.0] * 10 + [float(5 * (i - 9)) for i in range(10, 36)] + [130.0] * (n - 36)
+    throttle = [math.nan] * 5 + [0.0] * 25 + [1.0] * (n - 30)
+    labels = {"service": "ec2", "region": "us-east-1"}
+    data = Collected(0, n - 1, 1.0, {
+        "service_requests": [_series({**labels, "code": "OK"}, ok),
+                             _series({**labels, "code": "RESOURCE_EXHAUSTED"}, bad)],
+        "dwfm_throttle": [_series(labels, throttle),
+                          _series({"service": "ec2", "region": "us-west-2"}, [1.0] * n)],
+    })
+    window = ScenarioWindow("default", "t", 9.0, 18.0,
+                            faults=(Fault("dynamodb.us-east-1.aws.internal", "nodata"),))
+    sc = analyse(data, [window], slo=0.99, hold=3).scenarios[0]
+    ec2 = sc.impacts["service:ec2.us-east-1"]
+    assert ec2.recovery_after_revert_s == pytest.approx(16.5)  # the bin's middle
+    # us-west-2's throttle was on before the injection: not this game day's mitigation
+    assert [(m.tier.key, m.at) for m in sc.mitigations] == [("service:ec2.us-east-1", 29.0)]
+    assert sc.to_json()["mitigations"] == [
+        {"tier": "service:ec2.us-east-1", "what": "DWFM's incoming-work throttle", "at": 29.0}]
+    line = next(x for x in sc_summary(data, window) if x.startswith("Mitigation:"))
+    assert "EC2 (us-east-1)" in line and "11.0 s after DNS was restored" in line, line
+    assert "then back: EC2 (us-east-1) 5.5 s later" in line, line
+
+
+def sc_summary(data: Collected, window: ScenarioWindow) -> list[str]:
+    return analyse(data, [window], slo=0.99, hold=3).summary
