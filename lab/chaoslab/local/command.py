@@ -1,4 +1,4 @@
-"""`chaoslab up|down|status|demo`: the local lab's command line."""
+"""`chaoslab up|down|status|demo|mitigate`: the local lab's command line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from chaoslab.local import demo, health, runtime
+from chaoslab.local import demo, health, mitigate, runtime
 from chaoslab.local.labsettings import CUSTOMER_REGION
 from chaoslab.local.labsettings import TUNING as TUNING_NOTE
 from chaoslab.local.state import LabState
@@ -18,10 +18,12 @@ from chaoslab.toolpaths import ToolMissing
 _LAB_DIR_HELP = "where the lab keeps its state, logs and data (default: %(default)s)"
 
 
-def _lab_options(args: argparse.Namespace, annotations: Mapping[str, str] | None = None
+def _lab_options(args: argparse.Namespace, annotations: Mapping[str, str] | None = None,
+                 *, regions: str = "us-east-1", workflows: str | None = None
                  ) -> runtime.LabOptions:
     """The lab's options from the flags; for a demo, a flag left out takes the scenario's
-    own setting (its chaoslab.io/customer-region and chaoslab.io/tuning annotations)."""
+    own setting (its chaoslab.io/customer-region and chaoslab.io/tuning annotations), then
+    the demo's own defaults (`regions`, `workflows`)."""
     notes = annotations or {}
     profile, policy = runtime.profile_or_policy(args.profile)
     return runtime.LabOptions(
@@ -31,8 +33,9 @@ def _lab_options(args: argparse.Namespace, annotations: Mapping[str, str] | None
         users=args.users,
         spawn_rate=args.spawn_rate,
         load=not getattr(args, "no_load", False),
-        customer_regions=args.customer_region or notes.get(CUSTOMER_REGION) or "us-east-1",
+        customer_regions=args.customer_region or notes.get(CUSTOMER_REGION) or regions,
         tuning=args.tuning or str(notes.get(TUNING_NOTE) or "stock").strip(),
+        workflow_weights=args.workflow_weights or workflows,
     )
 
 
@@ -41,6 +44,17 @@ def _profile_arg(text: str) -> str:
     try:
         runtime.profile_or_policy(text)
     except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _weights_arg(text: str) -> str:
+    """Refuse an unknown workflow or a bad weight at parse time, naming it."""
+    from chaoslab_loadtest.config import ConfigError, parse_weights
+
+    try:
+        parse_weights(text)
+    except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
@@ -68,6 +82,11 @@ def _add_lab_flags(parser: argparse.ArgumentParser) -> None:
                         "outlive their fault (default: stock; a demo's scenario may ask "
                         "with chaoslab.io/tuning). A scenario asking for other settings "
                         "than the lab's is refused at kubectl apply, saying why")
+    parser.add_argument("--workflow-weights", type=_weights_arg, default=None, metavar="W",
+                        help="the customers' mix of workflows over the stock one, e.g. "
+                        "launch=1 to have them launch EC2 instances too (then DWFM's "
+                        "collapse after a DynamoDB fault shows); names: signin, invoke, "
+                        "metrics, items, launch")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,9 +117,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d = sub.add_parser(
         "demo",
         help="the flagship game day on a local lab, start to finish, with the report",
-        description="Start a local lab, warm up, apply the flagship scenario (DynamoDB "
-        "us-east-1 answers NODATA), keep the load on through outage and recovery, write "
-        "the game-day report, stop the lab. About 5 minutes.",
+        description="Start a local lab (customers in us-east-1 and us-west-2, launching "
+        "EC2 instances too), warm up, apply the flagship scenario (DynamoDB us-east-1 "
+        "answers NODATA), keep the load on through outage and recovery, switch on DWFM's "
+        "throttle if EC2's fleet is still collapsed after the DNS fix, write the game-day "
+        "report, stop the lab. About 7 minutes.",
     )
     d.add_argument("--out", type=Path, default=Path("reports/latest"),
                    help="report folder: report.html, report.json, PNG plots "
@@ -111,8 +132,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="seconds of healthy steady state required first (default: %(default)s)")
     d.add_argument("--recovery", type=float, default=60.0,
                    help="seconds of load kept on after DNS is restored (default: %(default)s)")
+    d.add_argument("--mitigate-after", type=float, default=60.0, metavar="S",
+                   help="an EC2 DWFM fleet still collapsed S seconds after DNS is restored "
+                   "gets its incoming-work throttle, as AWS's engineers did; the load then "
+                   "stays on until the fleet is back (default: %(default)s; a negative "
+                   "value never mitigates)")
     _add_lab_flags(d)
     d.set_defaults(func=run_demo)
+
+    m = sub.add_parser(
+        "mitigate",
+        help="switch on (or off) a mitigation in the running local lab",
+        description="Switch on a mitigation DNS alone does not give: dwfm-throttle is EC2 "
+        "DWFM's incoming-work throttle (queue-size-based admission). After a DynamoDB "
+        "fault longer than a lease (8 s), DWFM's fleet collapses under its own re-lease "
+        "backlog and stays collapsed; the throttle ends it within seconds. Watch it in "
+        "`chaoslab watch` or the report (its Mitigation line).")
+    m.add_argument("action", choices=("dwfm-throttle",), help="the mitigation")
+    m.add_argument("--region", default=None,
+                   help="EC2's region (default: every region with EC2 in the lab)")
+    m.add_argument("--off", action="store_true", help="switch it off again")
+    m.add_argument("--lab-dir", type=Path, default=Path(".lab"), help=_LAB_DIR_HELP)
+    m.set_defaults(func=run_mitigate)
 
 
 def _fail(message: str) -> int:
@@ -174,7 +215,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from chaoslab_dns.validate import ScenarioError
 
     opts = demo.DemoOptions(out=args.out, scenario=args.scenario.resolve(),
-                            warmup_seconds=args.warmup, recovery_seconds=args.recovery)
+                            warmup_seconds=args.warmup, recovery_seconds=args.recovery,
+                            mitigate_after=args.mitigate_after if args.mitigate_after >= 0
+                            else None)
     try:
         demo.check_scenario(opts.scenario)
     except OSError as exc:
@@ -183,9 +226,29 @@ def run_demo(args: argparse.Namespace) -> int:
         return _fail(f"--scenario {args.scenario} is not a valid OutageScenario: {exc}; "
                      "fix it or pick one from scenarios/")
     try:
-        return demo.run(opts, _lab_options(args, demo.scenario_annotations(opts.scenario)))
+        return demo.run(opts, _lab_options(args, demo.scenario_annotations(opts.scenario),
+                                           regions=demo.DEMO_REGIONS,
+                                           workflows=demo.DEMO_WORKFLOWS))
     except (ComponentFailed, ToolMissing) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         print("interrupted; the lab was stopped", file=sys.stderr)
         return 130
+
+
+def run_mitigate(args: argparse.Namespace) -> int:
+    state_file = args.lab_dir / "state.json"
+    if not state_file.exists():
+        return _fail(f"no lab is running (no {state_file}); start one with "
+                     "`make up LAB=local`")
+    state = LabState.load(state_file)
+    regions = [args.region] if args.region else mitigate.dwfm_regions(state)
+    try:
+        for region in regions or ["us-east-1"]:
+            after = mitigate.dwfm_throttle(state, region, not args.off)
+            print(f"EC2 {region}: DWFM throttle {'off' if args.off else 'on'}; it holds "
+                  f"{after.get('held')} of {after.get('hosts')} host leases, queue "
+                  f"{after.get('queue_depth')}")
+    except ComponentFailed as exc:
+        return _fail(str(exc))
+    return 0

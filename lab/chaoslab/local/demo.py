@@ -5,6 +5,12 @@ flagship OutageScenario with kubectl (DynamoDB's us-east-1 endpoint answers NODA
 20 October 2025) → keep the load on through the outage and the recovery → write the
 game-day report → stop the lab. Each phase says what it is waiting for; any failure or
 Ctrl-C still stops every process.
+
+The demo's customers live in both regions and launch EC2 instances too, so it tells the
+whole story: the cascade; us-west-2's sign-in failing through the global control plane
+while us-west-2's own services stay healthy; and EC2's DWFM collapse, which outlives the
+DNS fix until the demo, playing the on-call engineer, switches on DWFM's incoming-work
+throttle (`chaoslab mitigate dwfm-throttle`, what AWS did at 4:14 AM PDT).
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaoslab.local import mitigate
 from chaoslab.local.runtime import LabOptions, LocalLab
+from chaoslab.local.state import LabState
 from chaoslab.procs import ComponentFailed, sigterm_as_interrupt
 from chaoslab.toolpaths import REPO_ROOT, tool
 from chaoslab_report.prom import Prometheus
@@ -30,6 +38,15 @@ WORKFLOW_ERRORS = (
     " / sum by (workflow) (rate(chaoslab_loadtest_requests_total[10s]))"
 )
 CUSTOMER_RATE = "sum(rate(chaoslab_loadtest_requests_total[10s]))"
+# The demo's customers: both regions (the failover drill's us-west-2 sign-in), and EC2
+# launches on top of the stock mix (DWFM's collapse is what outlives the DNS fix).
+DEMO_REGIONS = "us-east-1,us-west-2"
+DEMO_WORKFLOWS = "launch=1"
+# DWFM's host leases by region: held and lapsed (services/README.md, "EC2 and DWFM").
+DWFM_LEASES = 'sum by (region, state) (chaoslab_service_dwfm_leases{service="ec2"})'
+DWFM_QUEUE = 'sum by (region) (chaoslab_service_dwfm_queue_depth{service="ec2"})'
+# A fleet holding less than this share of its leases is collapsed, not still re-leasing.
+HELD_SHARE = 0.9
 CUSTOMER_ERRORS = (
     'sum(rate(chaoslab_loadtest_requests_total{result="error"}[10s]))'
     " / sum(rate(chaoslab_loadtest_requests_total[10s]))"
@@ -44,6 +61,12 @@ class DemoOptions:
     warmup_timeout: float = 120.0
     recovery_seconds: float = 60.0  # load kept on after the fault is reverted
     error_budget: float = 0.02  # steady state: customer error share below this
+    # The on-call engineer: a DWFM fleet still collapsed this long after the DNS fix gets
+    # its throttle (None: never), then the load stays on until the fleet is back (at most
+    # `mitigation_timeout`) and `settle_seconds` more, so the report sees it recover.
+    mitigate_after: float | None = 60.0
+    mitigation_timeout: float = 180.0
+    settle_seconds: float = 20.0
 
 
 def say(message: str) -> None:
@@ -136,12 +159,70 @@ def run_outage(kubeconfig: str, prom: Prometheus, opts: DemoOptions) -> tuple[st
         time.sleep(5)
 
 
-def recover(prom: Prometheus, opts: DemoOptions) -> None:
-    say(f"recovery: DNS is restored; keeping the load on for {opts.recovery_seconds:.0f}s")
-    end = time.monotonic() + opts.recovery_seconds
-    while time.monotonic() < end:
+def dwfm_fleets(prom: Prometheus) -> dict[str, tuple[float, float]]:
+    """region -> (leases held, hosts) of each EC2's DWFM, as Prometheus last saw them."""
+    fleets: dict[str, list[float]] = {}
+    for labels, value in prom.query(DWFM_LEASES):
+        if value != value:  # NaN
+            continue
+        row = fleets.setdefault(labels.get("region", "?"), [0.0, 0.0])
+        row[1] += value
+        if labels.get("state") == "held":
+            row[0] += value
+    return {r: (held, hosts) for r, (held, hosts) in sorted(fleets.items()) if hosts > 0}
+
+
+def collapsed(fleets: dict[str, tuple[float, float]]) -> list[str]:
+    return [r for r, (held, hosts) in fleets.items() if held < HELD_SHARE * hosts]
+
+
+def _dwfm_line(prom: Prometheus, fleets: dict[str, tuple[float, float]]) -> str:
+    queues = {labels.get("region", "?"): v for labels, v in prom.query(DWFM_QUEUE)}
+    return "EC2 DWFM: " + "; ".join(
+        f"{r} holds {held:.0f}/{hosts:.0f} host leases, queue {queues.get(r, 0.0):.0f}"
+        for r, (held, hosts) in fleets.items())
+
+
+def recover(prom: Prometheus, state: LabState, opts: DemoOptions) -> None:
+    """Keeps the load on after the DNS fix; mitigates a DWFM collapse that outlives it."""
+    say(f"recovery: DNS is restored; keeping the load on for {opts.recovery_seconds:.0f}s"
+        + (f", mitigating anything still down after {opts.mitigate_after:.0f}s"
+           if opts.mitigate_after is not None else ""))
+    restored = time.monotonic()
+    end = restored + opts.recovery_seconds
+    mitigated_at: float | None = None
+    back_at: float | None = None
+    while True:
+        now = time.monotonic()
+        fleets = dwfm_fleets(prom)
+        down = collapsed(fleets)
         say("  " + _customer_line(prom))
-        time.sleep(min(5.0, max(0.0, end - time.monotonic())))
+        if fleets:
+            say("  " + _dwfm_line(prom, fleets))
+        if (down and mitigated_at is None and opts.mitigate_after is not None
+                and now - restored >= opts.mitigate_after):
+            for region in down:
+                held, hosts = fleets[region]
+                say(f"mitigation: EC2 {region}'s DWFM holds {held:.0f} of {hosts:.0f} host "
+                    f"leases {now - restored:.0f}s after DNS came back - a congestive "
+                    "collapse that DNS will not end; switching on its incoming-work "
+                    f"throttle (chaoslab mitigate dwfm-throttle --region {region})")
+                mitigate.dwfm_throttle(state, region, True)
+            mitigated_at = now
+        if mitigated_at is not None and back_at is None and not down:
+            back_at = now
+            say(f"EC2 DWFM re-leased its fleet {now - mitigated_at:.0f}s after the throttle; "
+                f"keeping the load on {opts.settle_seconds:.0f}s more for the report")
+            end = max(end, now + opts.settle_seconds)
+        if mitigated_at is not None and back_at is None:
+            if now - mitigated_at >= opts.mitigation_timeout:
+                say(f"EC2 DWFM was still collapsed {opts.mitigation_timeout:.0f}s after the "
+                    "throttle; writing the report as it stands (see .lab/logs/service-ec2*)")
+                return
+        elif now >= end and (not down or opts.mitigate_after is None
+                             or mitigated_at is not None):
+            return
+        time.sleep(5.0 if now >= end else min(5.0, max(0.5, end - now)))
 
 
 def run(opts: DemoOptions, lab_options: LabOptions) -> int:
@@ -157,7 +238,7 @@ def run(opts: DemoOptions, lab_options: LabOptions) -> int:
             prom = Prometheus(state.prometheus, timeout=5)
             warm_up(prom, opts, state.logs)
             namespace, name = run_outage(state.kubeconfig, prom, opts)
-            recover(prom, opts)
+            recover(prom, state, opts)
             say(f"report: writing {opts.out}/report.html, report.json and PNG plots")
             summary = report_for_lab(state, opts.out, scenarios=[(namespace, name)])
             print(summary, flush=True)

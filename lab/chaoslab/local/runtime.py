@@ -92,6 +92,8 @@ class LabOptions:
     # chaoslab.local.tuning name: stock | storm (custom: an experiment's own). A named one
     # is applied at `up` unless the overrides above are given already (an experiment's).
     tuning: str = "stock"
+    # Locust's --workflow-weights over config.yaml's mix, e.g. "launch=1" (EC2 launches).
+    workflow_weights: str | None = None
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,8 @@ class LocalLab:
         argv, env = locust_command(
             state_file=self.state_file, users=opts.users, spawn_rate=opts.spawn_rate,
             web_port=web_port, metrics_port=metrics_port, headless=False,
-            region=opts.customer_regions, config=opts.load_config)
+            region=opts.customer_regions, config=opts.load_config,
+            workflow_weights=opts.workflow_weights)
         locust = self._spawn("locust", argv, env=env)
         wait_until("Locust web UI", lambda: http_ok(web_port, "/"), opts.timeout, [locust])
 
