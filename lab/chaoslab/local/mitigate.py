@@ -19,6 +19,8 @@ from chaoslab.procs import ComponentFailed
 
 __all__ = ["CLUSTER_HINT", "dwfm_regions", "dwfm_throttle"]
 
+_EC2 = "service-ec2"  # LabState.http's key prefix for EC2's HTTP port
+
 CLUSTER_HINT = (
     "on kind or the node lab, reach the EC2 pod's HTTP port instead: kubectl -n chaoslab "
     "port-forward deploy/ec2-REGION 8080 & curl -X POST "
@@ -27,7 +29,8 @@ CLUSTER_HINT = (
 
 def dwfm_regions(state: LabState) -> list[str]:
     """Regions whose EC2 (and so DWFM) runs in this lab."""
-    return sorted(key.partition(".")[2] for key in state.http if key.startswith("ec2."))
+    return sorted(key.partition(".")[2] for key in state.http
+                  if key.startswith(f"{_EC2}."))
 
 
 def dwfm_throttle(state: LabState, region: str, on: bool = True, timeout: float = 5.0
@@ -36,7 +39,7 @@ def dwfm_throttle(state: LabState, region: str, on: bool = True, timeout: float 
     (held leases, queue depth, throttle). ComponentFailed says what to do instead."""
     if state.lab != "local":
         raise ComponentFailed(f"chaoslab mitigate drives the local lab; {CLUSTER_HINT}")
-    addr = state.http.get(f"ec2.{region}")
+    addr = state.http.get(f"{_EC2}.{region}")
     if addr is None:
         known = ", ".join(dwfm_regions(state)) or "none"
         raise ComponentFailed(f"no EC2 in region {region!r} in this lab (EC2 runs in: {known})")
