@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from chaoslab_report.analysis import fqdn_tier
 from chaoslab_report.fmt import DASH, X, after_injection, clock, duration, pct
-from chaoslab_report.model import baseline_note
+from chaoslab_report.model import WORKFLOW_NAMES, baseline_note
 
 if TYPE_CHECKING:
-    from chaoslab_report.model import Mitigation, Report, ScenarioReport, TierImpact
+    from chaoslab_report.model import FailurePath, Mitigation, Report, ScenarioReport, TierImpact
 
 
 def summarize(report: Report) -> list[str]:
@@ -23,12 +23,41 @@ def summarize(report: Report) -> list[str]:
                 f"({clock(report.start)}{DASH}{clock(report.end)} UTC): nothing to attribute."]
     lines: list[str] = []
     for sc in report.scenarios:
-        lines.extend(scenario_lines(sc, report.slo))
+        lines.extend(scenario_lines(sc, report.slo, report.step))
         # Why: the dependency path each failing customer workflow's calls travelled, e.g.
         # a us-west-2 sign-in failing through the global IAM into DynamoDB us-east-1.
         lines.extend(f"Why {p.start.label} failed: {p.describe()}."
                      for p in sc.failure_paths)
+        lines.extend(cross_region_lines(sc))
     return lines
+
+
+def cross_region_lines(sc: ScenarioReport) -> list[str]:
+    """A region's customers failing through another region's tiers while their own region's
+    services stayed healthy: the failover that the global control plane blocks."""
+    out = []
+    by_region: dict[str, list[FailurePath]] = {}
+    for p in sc.failure_paths:
+        if any(t.region != p.start.region for t in p.tiers[1:]):
+            by_region.setdefault(p.start.region, []).append(p)
+    for region, paths in sorted(by_region.items()):
+        own = [i for i in sc.not_degraded()
+               if i.tier.kind == "service" and i.tier.region == region]
+        if not own:
+            continue  # the region's own services fell too: not a blocked failover
+        crossed = sorted({t.label for p in paths for t in p.tiers[1:] if t.region != region})
+        failed = ", ".join(
+            f"{WORKFLOW_NAMES.get(p.start.name, p.start.name)} down to "
+            f"{pct(_min_availability(sc, p))}" for p in paths)
+        out.append(f"Failover to {region} blocked by the global control plane: its customers' "
+                   f"{failed}, through {' and '.join(crossed)}, while {region}'s own "
+                   + ", ".join(i.tier.label for i in own) + " stayed at or above the SLO.")
+    return out
+
+
+def _min_availability(sc: ScenarioReport, p: FailurePath) -> float | None:
+    impact = sc.impacts.get(p.start.key)
+    return impact.min_availability if impact else None
 
 
 # A lag from injection to CoreDNS's first faulted answer worth a line of its own: more than
@@ -36,7 +65,7 @@ def summarize(report: Report) -> list[str]:
 DNS_LAG_NOTE_S = 2.0
 
 
-def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
+def scenario_lines(sc: ScenarioReport, slo: float, step: float = 1.0) -> list[str]:
     w = sc.window
     lines = []
     if w.faults:
@@ -98,7 +127,8 @@ def scenario_lines(sc: ScenarioReport, slo: float) -> list[str]:
                      f"{duration(w.reverted_at - w.injected_at)} after the injection{how}.")
         if degraded:
             lines.append(_recovery_sentence(sc))
-        lines.extend(_mitigation_sentence(sc, m, w.reverted_at) for m in sc.mitigations)
+        lines.extend(_mitigation_sentence(sc, m, w.reverted_at, step)
+                     for m in sc.mitigations)
     else:
         lines.append("The scenario was still injected at the end of the window.")
     if w.phase in ("Aborted", "Failed") and w.message:
@@ -163,20 +193,28 @@ def _recovery_sentence(sc: ScenarioReport) -> str:
     return "; ".join(parts) + "."
 
 
-def _mitigation_sentence(sc: ScenarioReport, m: Mitigation, restored: float) -> str:
-    """What was switched on, when against the DNS fix, and which tiers came back after it:
-    the part of the story DNS alone does not end."""
+def _mitigation_sentence(sc: ScenarioReport, m: Mitigation, restored: float,
+                         step: float) -> str:
+    """What was switched on, when against the DNS fix, what was still down then and when it
+    came back: the part of the story DNS alone does not end. The gauge dates the switch to
+    within a scrape, so a tier back within one `step` of it counts as back after it."""
     when = m.at - restored
     rel = (f"{duration(when)} after DNS was restored" if when >= 0
            else f"{duration(-when)} before DNS was restored")
     text = f"Mitigation: {m.what} switched on for {m.tier.label} at {clock(m.at)} UTC, {rel}"
     after = sorted((i for i in sc.degraded()
-                    if i.recovered_at is not None and i.recovered_at >= m.at),
+                    if i.recovered_at is not None and i.recovered_at >= m.at - step),
                    key=lambda i: i.recovered_at or 0.0)
-    if after:
-        text += "; then back: " + ", ".join(
-            f"{i.tier.label} {duration((i.recovered_at or m.at) - m.at)} later" for i in after)
     stuck = [i.tier.label for i in sc.degraded() if i.recovery_after_revert_s is None]
+    if after:
+        text += (", with " + ", ".join(i.tier.label for i in after) + " still below the SLO; "
+                 "back " + ", ".join(_after(i.recovered_at or m.at, m.at, step) for i in after)
+                 + " after it")
     if stuck:
         text += "; still down at the end: " + ", ".join(stuck)
     return text + "."
+
+
+def _after(t: float, since: float, step: float) -> str:
+    delta = t - since
+    return f"within {duration(step)}" if delta < step else duration(delta)

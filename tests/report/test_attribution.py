@@ -236,3 +236,38 @@ def test_a_prompt_coredns_adds_no_line_and_none_without_its_counter() -> None:
                     dns_faults=[_dns_faults("default/else", 11, 20)])
     assert other.scenarios[0].dns_effective_at is None
     assert other.scenarios[0].to_json()["first_impact"][0]["after_dns_fault_s"] is None
+
+
+def test_a_failover_blocked_by_the_global_control_plane_is_named() -> None:
+    """us-west-2's customers fail through global IAM in us-east-1 while us-west-2's own
+    DynamoDB serves every call: the summary says the failover was blocked, and by what."""
+    times = tuple(float(i) for i in range(N))
+    fault = set(range(41, 61))
+    series = (_tier("lambda", fault, "us-west-2") + _tier("iam", fault)
+              + _tier("dynamodb", set(), "us-west-2"))
+    calls = []
+    for client, region, dep, outcome in (("lambda", "us-west-2", "iam", "rpc_error"),
+                                         ("iam", "us-east-1", "dynamodb.us-east-1",
+                                          "dns_error")):
+        failing = [RATE if i in fault else 0.0 for i in range(N)]
+        labels = {"service": client, "region": region, "dependency": dep}
+        calls += [Series({**labels, "outcome": "ok"}, times,
+                         _cumulative([RATE - f for f in failing])),
+                  Series({**labels, "outcome": outcome}, times, _cumulative(failing))]
+    bad = [RATE if i in fault else 0.0 for i in range(N)]
+    workflow = [Series({"workflow": "invoke", "region": "us-west-2", "result": "ok"}, times,
+                       _cumulative([RATE - b for b in bad])),
+                Series({"workflow": "invoke", "region": "us-west-2", "result": "error"},
+                       times, _cumulative(bad))]
+    report = _report(series, [_window("a", 40, 60, DDB)], dependency_calls=calls,
+                     workflow_runs=workflow)
+    line = next(x for x in report.summary if x.startswith("Failover to us-west-2"))
+    assert line == ("Failover to us-west-2 blocked by the global control plane: its "
+                    "customers' invoke down to 0.0%, through DynamoDB (us-east-1) and IAM "
+                    "(us-east-1), while us-west-2's own DynamoDB (us-west-2) stayed at or "
+                    "above the SLO."), line
+    # With us-west-2's own services down too it is a regional outage, not a blocked failover.
+    down = series[:-2] + _tier("dynamodb", fault, "us-west-2")
+    report = _report(down, [_window("a", 40, 60, DDB)], dependency_calls=calls,
+                     workflow_runs=workflow)
+    assert not [x for x in report.summary if x.startswith("Failover to")]

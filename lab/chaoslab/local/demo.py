@@ -32,10 +32,10 @@ from chaoslab_report.prom import Prometheus
 
 FLAGSHIP = REPO_ROOT / "scenarios" / "us-east-1-dynamodb-dns.yaml"
 
-# Share of customer calls failing, per workflow, over the last 10 s.
+# Share of customer calls failing, per workflow and region, over the last 10 s.
 WORKFLOW_ERRORS = (
-    'sum by (workflow) (rate(chaoslab_loadtest_requests_total{result="error"}[10s]))'
-    " / sum by (workflow) (rate(chaoslab_loadtest_requests_total[10s]))"
+    'sum by (workflow, region) (rate(chaoslab_loadtest_requests_total{result="error"}[10s]))'
+    " / sum by (workflow, region) (rate(chaoslab_loadtest_requests_total[10s]))"
 )
 CUSTOMER_RATE = "sum(rate(chaoslab_loadtest_requests_total[10s]))"
 # The demo's customers: both regions (the failover drill's us-west-2 sign-in), and EC2
@@ -91,7 +91,8 @@ def scenario_status(kubeconfig: str, namespace: str, name: str) -> dict[str, Any
 def _customer_line(prom: Prometheus) -> str:
     rate = prom.scalar(CUSTOMER_RATE) or 0.0
     errors = prom.scalar(CUSTOMER_ERRORS) or 0.0
-    per_workflow = {labels.get("workflow", "?"): v for labels, v in prom.query(WORKFLOW_ERRORS)}
+    per_workflow = {f"{labels.get('workflow', '?')} {labels.get('region', '?')}": v
+                    for labels, v in prom.query(WORKFLOW_ERRORS)}
     worst = ", ".join(f"{w} {e:.0%}" for w, e in sorted(per_workflow.items()) if e == e and e > 0)
     return f"customers: {rate:.0f} calls/s, errors {errors:.1%}" + (f" ({worst})" if worst else "")
 
