@@ -34,7 +34,8 @@ LAB_MODULES = frozenset({
     "tests/scenarios/test_library.py",
     "tests/services/test_svc_api.py", "tests/services/test_svc_cascade.py",
     "tests/services/test_svc_dns.py",
-    "tests/services/test_svc_ec2.py", "tests/services/test_svc_fuzz.py",
+    "tests/services/test_svc_ec2.py", "tests/services/test_svc_failover.py",
+    "tests/services/test_svc_fuzz.py",
     "tests/services/test_svc_regions.py", "tests/services/test_svc_retry_modes.py",
     "tests/services/test_svc_wire_fuzz.py",
 })
