@@ -5,8 +5,10 @@ targets and writing the zones CoreDNS's stock ``file`` plugin serves (reload 1 s
 ``nlb.us-east-1.aws.internal`` with the velocity limit (a quarter of the group per 30 s)
 and ``nlb-unlimited.us-east-1.aws.internal`` without it. One target is stopped for real,
 then the other seven lose "network propagation": their health path fails while their data
-path serves (2025-10-20's NLB case). The ground truth is which processes we left serving,
-checked through their data path; the answers are real DNS queries (dnspython).
+path serves (2025-10-20's NLB case); at the end the operator switches failover off. One
+test, in order: each step spends the limited checker's removal budget. The ground truth
+is which processes we left serving, checked through their data path; the answers are
+real DNS queries (dnspython).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ LIMITED = "nlb.us-east-1.aws.internal"
 UNLIMITED = "nlb-unlimited.us-east-1.aws.internal"
 SHARE = 0.25
 FLOOR = math.ceil((1 - SHARE) * len(TARGETS))  # 6 of 8 kept in DNS within a window
-POLICY = {"check_interval": "500ms", "timeout": "300ms", "unhealthy_threshold": 2,
+POLICY = {"check_interval": "500ms", "timeout": "450ms", "unhealthy_threshold": 2,
           "healthy_threshold": 2, "ttl": 1}
 
 
@@ -91,6 +93,14 @@ class Fleet:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/failover", timeout=2) as resp:
             return json.loads(resp.read())
 
+    def switch(self, name: str, *, enabled: bool) -> None:
+        port = self.checkers[name][1]
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/failover?enabled={str(enabled).lower()}", data=b"",
+            method="POST")
+        with urllib.request.urlopen(req, timeout=2) as resp:
+            assert json.loads(resp.read())["enabled"] is enabled
+
     def metric(self, name: str, family: str) -> float:
         port = self.checkers[name][1]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
@@ -131,7 +141,7 @@ def _start(workdir: Path, procs: list[Proc]) -> Fleet:
     return Fleet(server, port, targets, checkers)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(coredns_binary, tmp_path_factory) -> Iterator[Fleet]:
     procs: list[Proc] = []
     try:
@@ -183,7 +193,8 @@ def test_velocity_limit_keeps_healthy_capacity_that_unlimited_failover_removes(f
     counts = [len(got) for _, got in limited]
     assert min(counts) >= FLOOR, counts
     assert all(got <= serving for _, got in limited), "only serving targets answered"
-    assert counts[-1] == FLOOR            # budget 2 of 8: the down one and one healthy one
+    # Budget 2 of 8 spent: the down one and a healthy one (or one a slow probe failed).
+    assert FLOOR <= counts[-1] < len(serving)
     st = fleet.status(LIMITED)
     assert st["velocity_limit"]["removed_in_window"] == 2 and st["counters"]["refused"] > 0
     assert fleet.metric(LIMITED, "chaoslab_service_failover_refused_total") > 0
@@ -195,23 +206,15 @@ def test_velocity_limit_keeps_healthy_capacity_that_unlimited_failover_removes(f
         fleet.propagate(addr, True)
     back = wait_for("the seven back in both answers",
                     lambda: all(fleet.answers(n) == ("NOERROR", serving) for n in both), 10)
+
+    # 4. The operator's switch (AWS disabled automatic failover at 9:36 AM): with the
+    # seven failing again, every target answers, the truly-down one included.
+    for addr in sorted(serving):
+        fleet.propagate(addr, False)
+    wait_for("unlimited empty again", lambda: fleet.answers(UNLIMITED)[1] == set(), 10)
+    fleet.switch(UNLIMITED, enabled=False)
+    wait_for("every target back", lambda: fleet.answers(UNLIMITED)[1] == set(TARGETS), 10)
+    assert fleet.metric(UNLIMITED, "chaoslab_service_failover_enabled") == 0
     print(f"down target removed in {took:.1f}s; unlimited empty after "
           f"{emptied_at * 0.2:.1f}s of sampling; limited min {min(counts)}/8; "
           f"restored in {back:.1f}s")
-
-
-def test_operator_switch_puts_every_target_back(fleet) -> None:
-    """AWS disabled automatic failover at 9:36 AM: every target answers again, the
-    truly-down one included -- the trade the operator makes."""
-    port = fleet.checkers[UNLIMITED][1]
-    for addr in TARGETS[1:]:
-        fleet.propagate(addr, False)
-    wait_for("unlimited empty", lambda: fleet.answers(UNLIMITED)[1] == set(), 10)
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/failover?enabled=false",
-                                 data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=2) as resp:
-        assert json.loads(resp.read())["enabled"] is False
-    wait_for("every target back", lambda: fleet.answers(UNLIMITED)[1] == set(TARGETS), 10)
-    assert fleet.metric(UNLIMITED, "chaoslab_service_failover_enabled") == 0
-    for addr in TARGETS[1:]:
-        fleet.propagate(addr, True)
