@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from chaoslab_services.common.errors import ConfigError
 from chaoslab_services.nlb import policy as pol
@@ -129,3 +132,23 @@ def test_zone_text_has_soa_with_negative_ttl_and_one_a_per_target() -> None:
     assert "$ORIGIN nlb.us-east-1.aws.internal." in text
     assert " 42 1 1 60 1\n" in text and text.count(" IN A 127.0.0.1") == 3  # + the ns record
     assert "@ 1 IN A" not in pol.zone_text("x.aws.internal", [], 1, 1)
+
+
+@pytest.mark.parametrize(("config", "extra", "named"), [
+    ({"failover": {"velocity_limit": {"max_removed_share": 2}}}, [],
+     "failover.velocity_limit.max_removed_share"),
+    ({"failover": {}, "velocity_limit": None}, [], "--config"),
+    ({"failover": {}}, ["--targets", "10.0.0.1"], "--targets"),
+])
+def test_checker_refuses_bad_settings_at_start_naming_them(tmp_path, config, extra,
+                                                           named) -> None:
+    """Exit 2 before anything listens or is written, as `serve` does."""
+    path = tmp_path / "failover.yaml"
+    path.write_text(yaml.safe_dump(config))
+    argv = ["--name", "nlb.us-east-1.aws.internal", "--targets", "127.0.0.201", "--port",
+            "8080", "--zone-file", str(tmp_path / "z.db"), "--http", "127.0.0.1:0",
+            "--config", str(path), *extra]
+    out = subprocess.run([sys.executable, "-m", "chaoslab_services.nlb", "checker", *argv],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and named in out.stderr, out.stderr
+    assert not (tmp_path / "z.db").exists()
