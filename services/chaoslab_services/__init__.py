@@ -5,4 +5,4 @@ DNS server, so a DNS fault injected in CoreDNS propagates the way it did in us-e
 DynamoDB -> IAM -> Lambda/CloudWatch. See services/README.md.
 """
 
-SERVICES = ("dynamodb", "kms", "iam", "s3", "lambda", "cloudwatch", "ec2")
+SERVICES = ("dynamodb", "kms", "iam", "sts", "signin", "s3", "lambda", "cloudwatch", "ec2")

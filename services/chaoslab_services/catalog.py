@@ -1,11 +1,13 @@
 """The lab's endpoints and dependency graph: which process answers which name, and who calls whom.
 
-Endpoint keys are ``<service>.<region>`` for regional services and ``iam`` / ``sts`` for the
-global ones, which live in us-east-1 as the real ones do. ``sts`` is an alias of the IAM
-process: same process, same port, its own name ``sts.aws.internal``.
+Endpoint keys are ``<service>.<region>`` for regional services and ``iam`` / ``sts`` /
+``signin`` for the global ones, which live in us-east-1 as the real ones do. Each global
+one is a process of its own, so each name can fail on its own (STS: services/README.md).
 
     dynamodb, kms, s3 : no dependencies
     iam        -> dynamodb.us-east-1, kms.us-east-1
+    sts        -> dynamodb.us-east-1, kms.us-east-1 (IAM's identity store, not IAM)
+    signin     -> iam, sts (the console sign-in customers of every region use)
     lambda.R   -> iam, sts, s3.R, dynamodb.R, cloudwatch.R
     cloudwatch.R -> iam, dynamodb.R
     ec2.R      -> dynamodb.R (DWFM's host leases)
@@ -22,6 +24,7 @@ import yaml
 REGIONS = ("us-east-1", "us-west-2")
 GLOBAL_REGION = "us-east-1"
 REGIONAL_SERVICES = ("dynamodb", "kms", "s3", "lambda", "cloudwatch", "ec2")
+GLOBAL_SERVICES = ("iam", "sts", "signin")  # one endpoint each, in GLOBAL_REGION
 ZONE = "aws.internal"
 CLUSTER_PORT = 50051  # every service's port in the cluster (one pod a service)
 
@@ -29,11 +32,11 @@ CLUSTER_PORT = 50051  # every service's port in the cluster (one pod a service)
 @dataclass(frozen=True)
 class CatalogEntry:
     key: str        # endpoint key, e.g. "dynamodb.us-east-1", "iam"
-    service: str    # the process that answers: dynamodb | kms | iam | s3 | lambda | cloudwatch
-                    # | ec2
+    service: str    # the process that answers: dynamodb | kms | iam | sts | signin | s3
+                    # | lambda | cloudwatch | ec2
     region: str
     fqdn: str
-    alias_of: str | None = None  # "sts" -> "iam": no process of its own, the target's port
+    alias_of: str | None = None  # another key's process answers it (its port); none today
 
 
 def _entries() -> tuple[CatalogEntry, ...]:
@@ -41,30 +44,33 @@ def _entries() -> tuple[CatalogEntry, ...]:
     for region in REGIONS:
         for svc in REGIONAL_SERVICES:
             out.append(CatalogEntry(f"{svc}.{region}", svc, region, f"{svc}.{region}.{ZONE}"))
-    out.append(CatalogEntry("iam", "iam", GLOBAL_REGION, f"iam.{ZONE}"))
-    out.append(CatalogEntry("sts", "iam", GLOBAL_REGION, f"sts.{ZONE}", alias_of="iam"))
+    for svc in GLOBAL_SERVICES:
+        out.append(CatalogEntry(svc, svc, GLOBAL_REGION, f"{svc}.{ZONE}"))
     return tuple(out)
 
 
 ENDPOINTS: tuple[CatalogEntry, ...] = _entries()
 BY_KEY = {e.key: e for e in ENDPOINTS}
 
-# Endpoints that need a process of their own (sts is served by the iam process).
+# Endpoints that need a process of their own (an alias is served by its target's).
 PROCESSES: tuple[CatalogEntry, ...] = tuple(e for e in ENDPOINTS if e.alias_of is None)
 
 
 def endpoint_key(service: str, region: str) -> str:
     """The key of the endpoint a (service, region) process serves."""
-    return "iam" if service == "iam" else f"{service}.{region}"
+    return service if service in GLOBAL_SERVICES else f"{service}.{region}"
 
 
 def dependencies(service: str, region: str) -> tuple[str, ...]:
-    """Endpoint keys a service in ``region`` calls; IAM's data lives in its own region."""
+    """Endpoint keys a service in ``region`` calls; IAM's and STS's data live in their own
+    region (us-east-1)."""
     return {
         "dynamodb": (),
         "kms": (),
         "s3": (),
         "iam": (f"dynamodb.{region}", f"kms.{region}"),
+        "sts": (f"dynamodb.{region}", f"kms.{region}"),   # IAM's identity store
+        "signin": ("iam", "sts"),   # password check, then the console session
         "lambda": ("iam", "sts", f"s3.{region}", f"dynamodb.{region}", f"cloudwatch.{region}"),
         "cloudwatch": ("iam", f"dynamodb.{region}"),
         "ec2": (f"dynamodb.{region}",),   # DWFM's host leases
@@ -81,6 +87,7 @@ def stub_class(key: str) -> type:
         kms_pb2_grpc,
         lambda_pb2_grpc,
         s3_pb2_grpc,
+        signin_pb2_grpc,
         sts_pb2_grpc,
     )
 
@@ -90,6 +97,7 @@ def stub_class(key: str) -> type:
         "kms": kms_pb2_grpc.KMSStub,
         "iam": iam_pb2_grpc.IAMStub,
         "sts": sts_pb2_grpc.STSStub,
+        "signin": signin_pb2_grpc.SignInStub,
         "s3": s3_pb2_grpc.S3Stub,
         "lambda": lambda_pb2_grpc.LambdaStub,
         "cloudwatch": cloudwatch_pb2_grpc.CloudWatchStub,
@@ -101,8 +109,8 @@ def endpoints_doc(ports: dict[str, int] | None = None, *,
                   default_port: int | None = None) -> dict[str, dict[str, object]]:
     """``{key: {host, port}}`` for the catalog endpoints that have a port.
 
-    ``ports`` gives one port per key (local lab); an alias (``sts``) always gets its
-    target's port (``iam``), since one process serves both. ``default_port`` fills the rest
+    ``ports`` gives one port per key (local lab); an alias always gets its target's
+    port, since one process serves both. ``default_port`` fills the rest
     (cluster: 50051 everywhere). Endpoints with no port are left out: a service that
     depends on one then refuses to start and names it.
     """

@@ -35,8 +35,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--service", choices=SERVICES,
                    help="which service this process is (required)")
     p.add_argument("--region", choices=catalog.REGIONS,
-                   help="region the service runs in; iam is global and runs in us-east-1 "
-                        "(required)")
+                   help="region the service runs in; iam, sts and signin are global and run "
+                        "in us-east-1 (required)")
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="gRPC listen address; port 0 picks a free one (required)")
     p.add_argument("--http", metavar="HOST:PORT",
@@ -149,8 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="FILE.yaml", help="file to write")
     g = e.add_mutually_exclusive_group(required=True)
     g.add_argument("--base-port", type=int,
-                   help="local lab: consecutive ports from this one, one per process "
-                        "(sts shares iam's)")
+                   help="local lab: consecutive ports from this one, one per process")
     g.add_argument("--port", type=int, help=f"cluster: one port for all (e.g. "
                                             f"{catalog.CLUSTER_PORT})")
     e.set_defaults(func=_endpoints)

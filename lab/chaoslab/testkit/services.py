@@ -192,7 +192,8 @@ class ServiceProcess:
 
 
 class Lab:
-    """CoreDNS plus one process per endpoint of ``regions`` (iam always), on free ports."""
+    """CoreDNS plus one process per endpoint of ``regions`` (the global iam, sts and signin
+    always), on free ports."""
 
     def __init__(self, workdir: Path, *, regions: tuple[str, ...] = ("us-east-1",),
                  profile: str | None = None, profiles: dict[str, str] | None = None,
@@ -201,7 +202,8 @@ class Lab:
                  only: tuple[str, ...] | None = None, without: tuple[str, ...] = ()) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.keys = [e.key for e in catalog.PROCESSES if e.key == "iam" or e.region in regions]
+        self.keys = [e.key for e in catalog.PROCESSES
+                     if e.service in catalog.GLOBAL_SERVICES or e.region in regions]
         if only is not None:  # a smaller lab: just these endpoint keys' processes
             self.keys = [k for k in self.keys if k in only]
         # Services left out (e.g. "ec2": its DWFM renews leases in DynamoDB all the time,

@@ -98,7 +98,7 @@ def _request_class(stub_cls: type, service_full: str, method: str) -> Any:
 
 def client_main(service: str, argv: list[str] | None = None) -> int:
     """``python -m chaoslab_services.<svc>.client [--target | --endpoints --dns] METHOD JSON``."""
-    key_default = {"iam": "iam", "sts": "sts"}.get(service, f"{service}.us-east-1")
+    key_default = catalog.endpoint_key(service, "us-east-1")
     parser = argparse.ArgumentParser(
         prog=f"python -m chaoslab_services.{'lambda_' if service == 'lambda' else service}.client",
         description=f"Call one {service} RPC by hand and print the reply as JSON.")
@@ -116,7 +116,8 @@ def client_main(service: str, argv: list[str] | None = None) -> int:
 
     stub_cls = catalog.stub_class(service)
     full = {"dynamodb": "DynamoDB", "kms": "KMS", "iam": "IAM", "sts": "STS", "s3": "S3",
-            "lambda": "Lambda", "cloudwatch": "CloudWatch"}[service]
+            "lambda": "Lambda", "cloudwatch": "CloudWatch", "ec2": "EC2",
+            "signin": "SignIn"}[service]
     req_cls = _request_class(stub_cls, f"chaoslab.{service}.v1.{full}", args.method)
     text = Path(args.request[1:]).read_text() if args.request.startswith("@") else args.request
     try:

@@ -203,6 +203,8 @@ SERVICE_MODULES = {
     "dynamodb": "chaoslab_services.dynamodb.server",
     "kms": "chaoslab_services.kms.server",
     "iam": "chaoslab_services.iam.server",
+    "sts": "chaoslab_services.sts.server",
+    "signin": "chaoslab_services.signin.server",
     "s3": "chaoslab_services.s3.server",
     "lambda": "chaoslab_services.lambda_.server",
     "cloudwatch": "chaoslab_services.cloudwatch.server",

@@ -1,1 +1,1 @@
-"""IAM + STS stand-in (global: ``iam.aws.internal`` and ``sts.aws.internal``, in us-east-1)."""
+"""IAM stand-in (global: ``iam.aws.internal``, in us-east-1); STS is ``chaoslab_services.sts``."""

@@ -1,11 +1,12 @@
-"""IAM (and STS) stand-in: global, anchored in us-east-1, with all state in DynamoDB.
+"""IAM stand-in: global, anchored in us-east-1, with all state in DynamoDB.
 
 Authenticate reads the user and role from ``dynamodb.<region>``, signs a session with
 ``kms.<region>`` and stores it in DynamoDB; Authorize looks the session up in DynamoDB on
 every call (no local cache, as the incident showed: when IAM's DynamoDB endpoint stopped
-resolving, logins and authorisation checks failed everywhere, in every region). STS is the
-same process on the same port, reached as ``sts.aws.internal``; services use it for their
-own credentials. Tokens: ``v1.<session id>.<signature>``.
+resolving, logins and authorisation checks failed everywhere, in every region). `Identity`
+is the identity store's logic, shared with STS (``chaoslab_services.sts``), a process of its
+own on the same tables, so a session either issues is one the other accepts. Tokens:
+``v1.<session id>.<signature>``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from chaoslab_services.common.server import Runtime, rpc
 from chaoslab_services.common.tables import Tables
 from chaoslab_services.protos import iam_pb2 as pb
 from chaoslab_services.protos import iam_pb2_grpc as pb_grpc
-from chaoslab_services.protos import kms_pb2, sts_pb2, sts_pb2_grpc
+from chaoslab_services.protos import kms_pb2
 
 USERS, ROLES, SESSIONS = "iam-users", "iam-roles", "iam-sessions"
 TOKEN_RE = re.compile(r"v1\.([0-9a-f]{32})\.([A-Za-z0-9_-]{20,100})")
@@ -59,7 +60,7 @@ def evaluate(statements: list[dict[str, Any]], action: str, resource: str) -> tu
 
 
 class Identity:
-    """The shared logic of IAM and STS: users, sessions, token checks."""
+    """The shared logic of IAM and STS: users, sessions, token checks (one store)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -100,13 +101,27 @@ class Identity:
         if role is None:
             raise ServiceError(grpc.StatusCode.PERMISSION_DENIED,
                                f"role {record.get('role')!r} of user {user!r} no longer exists")
+        return await self.issue(user, record["role"], role["policy"], duration)
+
+    async def federate(self, token: str, duration: int) -> tuple[str, float, str]:
+        """A new session for the caller of a valid ``token`` (STS GetFederationToken);
+        returns it with the caller's arn."""
+        if duration and not 1 <= duration <= MAX_SESSION:
+            raise invalid("duration_seconds", f"must be 1..{MAX_SESSION}, got {duration}")
+        parent = await self.session(token)
+        token, expires = await self.issue(parent["user"], parent["role"], parent["policy"],
+                                          duration)
+        return token, expires, parent["arn"]
+
+    async def issue(self, user: str, role: str, policy: str, duration: int) -> tuple[str, float]:
+        """Signs and stores one session (KMS Sign, DynamoDB PutItem)."""
         session_id = secrets.token_hex(16)
         expires = time.time() + (duration or self.default_ttl)
         payload = f"{session_id}|{user}|{expires:.3f}".encode()
         signature = _b64(await self.sign(payload))
         await self.ddb.put(SESSIONS, session_id, {
-            "user": user, "arn": self.arn("user", user), "role": record["role"],
-            "policy": role["policy"], "expires_at": f"{expires:.3f}", "sig": signature,
+            "user": user, "arn": self.arn("user", user), "role": role,
+            "policy": policy, "expires_at": f"{expires:.3f}", "sig": signature,
         }, not_exists=True)
         return f"v1.{session_id}.{signature}", expires
 
@@ -192,30 +207,6 @@ class IAMServicer(pb_grpc.IAMServicer):
         return pb.AuthorizeResponse(allowed=allowed, principal=session["arn"], reason=reason)
 
 
-class STSServicer(sts_pb2_grpc.STSServicer):
-    def __init__(self, runtime: Runtime, identity: Identity) -> None:
-        self.runtime = runtime
-        self.identity = identity
-
-    @rpc
-    async def GetSessionToken(self, request: sts_pb2.GetSessionTokenRequest
-                              ) -> sts_pb2.GetSessionTokenResponse:
-        token, expires = await self.identity.login(request.user, request.secret,
-                                                   request.duration_seconds)
-        return sts_pb2.GetSessionTokenResponse(token=token, expires_at=expires)
-
-    @rpc
-    async def GetCallerIdentity(self, request: sts_pb2.GetCallerIdentityRequest
-                                ) -> sts_pb2.GetCallerIdentityResponse:
-        session = await self.identity.session(request.token)
-        return sts_pb2.GetCallerIdentityResponse(user=session["user"], arn=session["arn"],
-                                                 role=session["role"])
-
-
 def register(runtime: Runtime) -> list[tuple[Any, Any, str]]:
-    identity = Identity(runtime)
-    return [
-        (pb_grpc.add_IAMServicer_to_server, IAMServicer(runtime, identity), "chaoslab.iam.v1.IAM"),
-        (sts_pb2_grpc.add_STSServicer_to_server, STSServicer(runtime, identity),
-         "chaoslab.sts.v1.STS"),
-    ]
+    return [(pb_grpc.add_IAMServicer_to_server, IAMServicer(runtime, Identity(runtime)),
+             "chaoslab.iam.v1.IAM")]

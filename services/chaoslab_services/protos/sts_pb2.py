@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\tsts.proto\x12\x0f\x63haoslab.sts.v1\"P\n\x16GetSessionTokenRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\r\"<\n\x17GetSessionTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\")\n\x18GetCallerIdentityRequest\x12\r\n\x05token\x18\x01 \x01(\t\"D\n\x19GetCallerIdentityResponse\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0b\n\x03\x61rn\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t2\xd7\x01\n\x03STS\x12\x64\n\x0fGetSessionToken\x12\'.chaoslab.sts.v1.GetSessionTokenRequest\x1a(.chaoslab.sts.v1.GetSessionTokenResponse\x12j\n\x11GetCallerIdentity\x12).chaoslab.sts.v1.GetCallerIdentityRequest\x1a*.chaoslab.sts.v1.GetCallerIdentityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\tsts.proto\x12\x0f\x63haoslab.sts.v1\"P\n\x16GetSessionTokenRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x03 \x01(\r\"<\n\x17GetSessionTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\")\n\x18GetCallerIdentityRequest\x12\r\n\x05token\x18\x01 \x01(\t\"D\n\x19GetCallerIdentityResponse\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\x0b\n\x03\x61rn\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\"D\n\x19GetFederationTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_seconds\x18\x02 \x01(\r2\xc3\x02\n\x03STS\x12\x64\n\x0fGetSessionToken\x12\'.chaoslab.sts.v1.GetSessionTokenRequest\x1a(.chaoslab.sts.v1.GetSessionTokenResponse\x12j\n\x11GetCallerIdentity\x12).chaoslab.sts.v1.GetCallerIdentityRequest\x1a*.chaoslab.sts.v1.GetCallerIdentityResponse\x12j\n\x12GetFederationToken\x12*.chaoslab.sts.v1.GetFederationTokenRequest\x1a(.chaoslab.sts.v1.GetSessionTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCALLERIDENTITYREQUEST']._serialized_end=215
   _globals['_GETCALLERIDENTITYRESPONSE']._serialized_start=217
   _globals['_GETCALLERIDENTITYRESPONSE']._serialized_end=285
-  _globals['_STS']._serialized_start=288
-  _globals['_STS']._serialized_end=503
+  _globals['_GETFEDERATIONTOKENREQUEST']._serialized_start=287
+  _globals['_GETFEDERATIONTOKENREQUEST']._serialized_end=355
+  _globals['_STS']._serialized_start=358
+  _globals['_STS']._serialized_end=681
 # @@protoc_insertion_point(module_scope)

@@ -37,3 +37,11 @@ class GetCallerIdentityResponse(_message.Message):
     arn: str
     role: str
     def __init__(self, user: _Optional[str] = ..., arn: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class GetFederationTokenRequest(_message.Message):
+    __slots__ = ("token", "duration_seconds")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    duration_seconds: int
+    def __init__(self, token: _Optional[str] = ..., duration_seconds: _Optional[int] = ...) -> None: ...

@@ -44,6 +44,11 @@ class STSStub:
                 request_serializer=sts__pb2.GetCallerIdentityRequest.SerializeToString,
                 response_deserializer=sts__pb2.GetCallerIdentityResponse.FromString,
                 _registered_method=True)
+        self.GetFederationToken = channel.unary_unary(
+                '/chaoslab.sts.v1.STS/GetFederationToken',
+                request_serializer=sts__pb2.GetFederationTokenRequest.SerializeToString,
+                response_deserializer=sts__pb2.GetSessionTokenResponse.FromString,
+                _registered_method=True)
 
 
 class STSServicer:
@@ -62,6 +67,13 @@ class STSServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFederationToken(self, request, context):
+        """A new session for the caller of a valid token (the console sign-in's session).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_STSServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +86,11 @@ def add_STSServicer_to_server(servicer, server):
                     servicer.GetCallerIdentity,
                     request_deserializer=sts__pb2.GetCallerIdentityRequest.FromString,
                     response_serializer=sts__pb2.GetCallerIdentityResponse.SerializeToString,
+            ),
+            'GetFederationToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFederationToken,
+                    request_deserializer=sts__pb2.GetFederationTokenRequest.FromString,
+                    response_serializer=sts__pb2.GetSessionTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -130,6 +147,33 @@ class STS:
             '/chaoslab.sts.v1.STS/GetCallerIdentity',
             sts__pb2.GetCallerIdentityRequest.SerializeToString,
             sts__pb2.GetCallerIdentityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFederationToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chaoslab.sts.v1.STS/GetFederationToken',
+            sts__pb2.GetFederationTokenRequest.SerializeToString,
+            sts__pb2.GetSessionTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""Manual calls to STS (served by the IAM process): `python -m chaoslab_services.iam.sts_client`."""
+"""Manual calls to STS: `python -m chaoslab_services.sts.client --help`."""
 
 import sys
 

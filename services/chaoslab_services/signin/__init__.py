@@ -1,0 +1,1 @@
+"""Console sign-in stand-in (global: ``signin.aws.internal``, in us-east-1)."""
