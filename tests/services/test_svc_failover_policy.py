@@ -139,6 +139,7 @@ def test_zone_text_has_soa_with_negative_ttl_and_one_a_per_target() -> None:
      "failover.velocity_limit.max_removed_share"),
     ({"failover": {}, "velocity_limit": None}, [], "--config"),
     ({"failover": {}}, ["--targets", "10.0.0.1"], "--targets"),
+    ({"failover": {}}, ["--zone-file", "/nonexistent/dir/z.db"], "--zone-file"),
 ])
 def test_checker_refuses_bad_settings_at_start_naming_them(tmp_path, config, extra,
                                                            named) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from chaoslab_services.common.errors import ConfigError
 from chaoslab_services.common.http import ProbeServer
 from chaoslab_services.nlb import policy as pol
 
@@ -77,7 +78,7 @@ class Checker:
 
         try:
             return await asyncio.wait_for(get(), self.policy.timeout)
-        except (OSError, TimeoutError, IndexError):
+        except (OSError, TimeoutError):
             return False
 
     def write_zone(self) -> None:
@@ -189,7 +190,10 @@ def log(msg: str, **fields: Any) -> None:
 
 async def serve(checker: Checker, http_host: str, http_port: int) -> int:
     """The zone is written before /readyz says ready; runs until SIGTERM/SIGINT."""
-    checker.write_zone()
+    try:
+        checker.write_zone()
+    except OSError as exc:
+        raise ConfigError(f"--zone-file: cannot write {checker.zone_file}: {exc}") from None
     probe_server = ProbeServer(checker)
     await probe_server.start(http_host, http_port)
     stop = asyncio.Event()
