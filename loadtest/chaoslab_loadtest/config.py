@@ -65,7 +65,8 @@ class LoadConfig:
     dns_timeout: float = 1.0  # per query; no reply = a failed call (never cached)
 
     def front_door(self, workflow: str, region: str) -> str:
-        """Endpoint key a workflow's first call goes to (IAM is global, the rest regional)."""
+        """Endpoint key a workflow's first call goes to (sign-in is global, the rest
+        regional)."""
         return FRONT_DOORS[workflow].format(region=region)
 
     def target(self, key: str) -> str:
@@ -80,7 +81,7 @@ class LoadConfig:
 
 
 FRONT_DOORS = {
-    "signin": "iam",
+    "signin": "signin",  # the global console sign-in (us-east-1) for every region
     "invoke": "lambda.{region}",
     "metrics": "cloudwatch.{region}",
     "items": "dynamodb.{region}",

@@ -29,6 +29,8 @@ from chaoslab_services.protos import (
     iam_pb2_grpc,
     lambda_pb2,
     lambda_pb2_grpc,
+    signin_pb2,
+    signin_pb2_grpc,
 )
 
 # Codes a well-behaved SDK retries (config `attempts`); the rest fail the workflow at once.
@@ -61,6 +63,10 @@ class Session:
         return self.stub("iam", iam_pb2_grpc.IAMStub)
 
     @property
+    def console(self) -> signin_pb2_grpc.SignInStub:
+        return self.stub("signin", signin_pb2_grpc.SignInStub)
+
+    @property
     def lambda_(self) -> lambda_pb2_grpc.LambdaStub:
         return self.stub(f"lambda.{self.region}", lambda_pb2_grpc.LambdaStub)
 
@@ -89,7 +95,16 @@ class Session:
 
 
 def signin(s: Session) -> None:
-    """A login: IAM Authenticate (global, anchored in us-east-1)."""
+    """A console login: the global sign-in endpoint (us-east-1, whatever the customer's
+    region), which checks the password with IAM and gets the session from STS."""
+    resp = s.call(s.console.ConsoleLogin, signin_pb2.ConsoleLoginRequest(
+        user=s.user, secret=s.secret, duration_seconds=s.config.token_seconds))
+    s.token, s.expires_at = resp.token, resp.expires_at or time.time() + s.config.token_seconds
+
+
+def credentials(s: Session) -> None:
+    """An SDK's credentials: IAM Authenticate (global) directly, not the console, so
+    `invoke` and `metrics` need STS only as their services do."""
     resp = s.call(s.iam.Authenticate, iam_pb2.AuthenticateRequest(
         user=s.user, secret=s.secret, duration_seconds=s.config.token_seconds))
     s.token, s.expires_at = resp.token, resp.expires_at or time.time() + s.config.token_seconds
@@ -97,7 +112,7 @@ def signin(s: Session) -> None:
 
 def _ensure_token(s: Session) -> None:
     if not s.token or time.time() > s.expires_at - 30:
-        signin(s)
+        credentials(s)
 
 
 def _with_token(s: Session, action: Callable[[], None]) -> None:
@@ -109,7 +124,7 @@ def _with_token(s: Session, action: Callable[[], None]) -> None:
         if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
             raise
         s.token = ""
-        signin(s)
+        credentials(s)
         action()
 
 

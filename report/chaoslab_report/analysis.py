@@ -46,14 +46,14 @@ from chaoslab_report.timeline import ScenarioWindow
 from chaoslab_services import catalog
 
 # The customers' front door for each workflow (chaoslab_loadtest.config: FRONT_DOORS).
-WORKFLOW_FRONT_DOORS = {"signin": "iam", "invoke": "lambda", "metrics": "cloudwatch",
+WORKFLOW_FRONT_DOORS = {"signin": "signin", "invoke": "lambda", "metrics": "cloudwatch",
                         "items": "dynamodb", "launch": "ec2"}
 MONTH = 30 * 86400.0
 
 
 def endpoint_tier(key: str) -> Tier:
     """Endpoint key ("dynamodb.us-east-1", "iam", "sts") -> the service tier answering it:
-    the catalog's process (sts is IAM's, in us-east-1); a key it does not list is read as
+    the catalog's process (the global ones in us-east-1); a key it does not list is read as
     `service.region`."""
     entry = catalog.BY_KEY.get(key)
     if entry is not None:

@@ -6,7 +6,8 @@ enumerate and execute it against the real Prometheus. The committed JSON in
 `charts/chaoslab/dashboards/` must equal this output (a test checks it); the chart
 provisions those files.
 
-Dashboards: cascade overview (one screen for the game day), per-service detail (template
+Dashboards: cascade overview (one screen for the game day; console sign-in by customer
+region beside the global sign-in, IAM and STS tiers), per-service detail (template
 variables service/region; EC2's DWFM leases and work queue in a row of their own), DNS and
 CoreDNS, operator and scenarios. All carry the scenario annotation from
 `chaoslab_operator_scenario_active`.
@@ -175,6 +176,15 @@ def cascade() -> Board:
         "histogram_quantile(0.99, sum by (workflow, region, le) "
         f"(rate(chaoslab_loadtest_request_duration_seconds_bucket[{RI}])))",
         "{{workflow}} {{region}}")], "s")
+    b.panel("Console sign-in by customer region, and the global tiers behind it", [
+        (f'sum by (region) (rate(chaoslab_loadtest_requests_total{{workflow="signin", '
+         f'result="ok"}}[{RI}])) / sum by (region) (rate(chaoslab_loadtest_requests_total'
+         f'{{workflow="signin"}}[{RI}]))', "sign-in, {{region}} customers"),
+        (availability('service=~"signin|iam|sts"', "service"), "{{service}} (global, us-east-1)"),
+    ], "percentunit", w=24, minmax=(0, 1), description="Customers of every region sign in "
+        "through the global sign-in endpoint (IAM checks the password, STS issues the "
+        "session), all in us-east-1: a us-west-2 line falling with these tiers while "
+        "us-west-2's services are healthy is failover blocked by the global control plane.")
     b.row("Services")
     b.panel("Service availability (server errors count against it)",
             [(availability("", "service, region"), "{{service}} {{region}}")], "percentunit",

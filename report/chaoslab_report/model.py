@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from chaoslab_report.hypotheses import Verdict
 
 SCHEMA = "chaoslab.report/v1"
-SERVICE_NAMES = {"dynamodb": "DynamoDB", "iam": "IAM", "kms": "KMS", "s3": "S3",
+SERVICE_NAMES = {"dynamodb": "DynamoDB", "iam": "IAM", "sts": "STS", "signin": "Sign-in",
+                 "kms": "KMS", "s3": "S3",
                  "lambda": "Lambda", "cloudwatch": "CloudWatch", "ec2": "EC2"}
 WORKFLOW_NAMES = {"signin": "sign-in", "invoke": "invoke", "metrics": "metrics",
                   "items": "items", "launch": "EC2 launch"}
@@ -244,7 +245,8 @@ class FailurePath:
         return " → ".join(t.label for t in self.tiers)
 
     def describe(self) -> str:
-        """`customers: sign-in (us-west-2) → IAM (us-east-1) → DynamoDB (us-east-1):
+        """`customers: sign-in (us-west-2) → Sign-in (us-east-1) → IAM (us-east-1) →
+        DynamoDB (us-east-1):
         dns_error, breaker_open`."""
         text = self.chain()
         if self.hops:

@@ -4,7 +4,8 @@ The report measures every edge (who called whom, how many of those calls failed 
 what outcome). Starting at a failing customer workflow, follow the edge with the most
 failed calls in the scenario window until an edge failed in DNS itself (`dns_error`) or
 nothing below fails: that chain is the dependency path the fault travelled, e.g. us-west-2
-sign-in → IAM (global, us-east-1) → DynamoDB us-east-1, NODATA. Pure: report in, path out.
+sign-in → the global sign-in endpoint (us-east-1) → IAM → DynamoDB us-east-1, NODATA. Pure:
+report in, path out.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def summarize(report: Report) -> list[str]:
     for sc in report.scenarios:
         lines.extend(scenario_lines(sc, report.slo, report.step))
         # Why: the dependency path each failing customer workflow's calls travelled, e.g.
-        # a us-west-2 sign-in failing through the global IAM into DynamoDB us-east-1.
+        # a us-west-2 sign-in failing through the global sign-in and IAM into DynamoDB
+        # us-east-1.
         lines.extend(f"Why {p.start.label} failed: {p.describe()}."
                      for p in sc.failure_paths)
         lines.extend(cross_region_lines(sc))

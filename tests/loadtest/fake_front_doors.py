@@ -1,4 +1,4 @@
-"""A real gRPC server implementing the four customer front doors from the services' protos.
+"""A real gRPC server implementing the customer front doors from the services' protos.
 
 It runs in the test process (threads), answers every workflow's calls, and fails a known
 share of Lambda Invokes with UNAVAILABLE, so a test can check that failures reach Locust's
@@ -24,6 +24,8 @@ from chaoslab_services.protos import (
     iam_pb2_grpc,
     lambda_pb2,
     lambda_pb2_grpc,
+    signin_pb2,
+    signin_pb2_grpc,
 )
 
 INVOKE_FAILS_EVERY = 4  # every 4th Invoke answers UNAVAILABLE
@@ -50,6 +52,18 @@ class IAM(iam_pb2_grpc.IAMServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad secret")
         return iam_pb2.AuthenticateResponse(token=f"tok-{request.user}",
                                             expires_at=time.time() + 900)
+
+
+class SignIn(signin_pb2_grpc.SignInServicer):
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def ConsoleLogin(self, request, context):
+        self.calls.add("ConsoleLogin")
+        if not request.secret.endswith("-secret"):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad secret")
+        return signin_pb2.ConsoleLoginResponse(token=f"tok-{request.user}",
+                                               expires_at=time.time() + 900)
 
 
 class Lambda(lambda_pb2_grpc.LambdaServicer):
@@ -112,6 +126,7 @@ def start(invoke_fails_every: int = INVOKE_FAILS_EVERY, invoke_delay: float = 0.
     calls = Calls()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     iam_pb2_grpc.add_IAMServicer_to_server(IAM(calls), server)
+    signin_pb2_grpc.add_SignInServicer_to_server(SignIn(calls), server)
     lambda_pb2_grpc.add_LambdaServicer_to_server(
         Lambda(calls, invoke_fails_every, invoke_delay), server)
     cloudwatch_pb2_grpc.add_CloudWatchServicer_to_server(CloudWatch(calls), server)
@@ -123,6 +138,6 @@ def start(invoke_fails_every: int = INVOKE_FAILS_EVERY, invoke_delay: float = 0.
 
 def targets(address: str) -> dict[str, str]:
     """Every front-door key of both regions at one address."""
-    keys = ["iam", "sts"] + [f"{s}.{r}" for s in ("lambda", "cloudwatch", "dynamodb")
+    keys = ["iam", "sts", "signin"] + [f"{s}.{r}" for s in ("lambda", "cloudwatch", "dynamodb")
                              for r in ("us-east-1", "us-west-2")]
     return dict.fromkeys(keys, address)

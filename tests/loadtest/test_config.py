@@ -23,7 +23,7 @@ def test_packaged_defaults_with_a_lab_state(tmp_path: Path) -> None:
     assert config.load(lab_state=str(state), customer_dns="direct").customer_dns == "direct"
     assert cfg.target("iam") == "127.0.0.1:5001"
     assert cfg.front_door("invoke", "us-east-1") == "lambda.us-east-1"
-    assert cfg.front_door("signin", "us-west-2") == "iam"  # IAM is global
+    assert cfg.front_door("signin", "us-west-2") == "signin"  # the console sign-in is global
     # launch (EC2) is off by default: the stock fleet stays collapsed after a DynamoDB fault
     assert set(cfg.enabled_workflows()) == set(config.WORKFLOW_NAMES) - {"launch"}
     assert cfg.front_door("launch", "us-west-2") == "ec2.us-west-2"

@@ -87,7 +87,7 @@ def test_headless_standalone_reports_every_workflow(tmp_path: Path) -> None:
         doors.stop()
 
     stats = read_stats(tmp_path / "run")
-    for name in ("signin/Authenticate", "invoke/Invoke", "metrics/PutMetricData",
+    for name in ("signin/ConsoleLogin", "invoke/Invoke", "metrics/PutMetricData",
                  "metrics/DescribeAlarms", "items/PutItem", "items/GetItem"):
         assert name in stats, f"{name} missing from Locust stats: {sorted(stats)}"
         assert stats[name]["Type"] == "grpc"
