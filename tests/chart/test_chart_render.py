@@ -112,6 +112,9 @@ def test_services_match_the_catalog_and_the_contract() -> None:
                    if d["metadata"]["labels"]["app.kubernetes.io/component"] == "service"}
     assert set(deployments) == set(processes)
     assert {"ec2-us-east-1", "ec2-us-west-2"} <= set(deployments)
+    # The global tiers are processes of their own, so each name can fail on its own.
+    assert {"iam-us-east-1", "sts-us-east-1", "signin-us-east-1"} <= set(deployments)
+    assert not {"iam-us-west-2", "sts-us-west-2", "signin-us-west-2"} & set(deployments)
     # Prometheus finds every service pod, EC2's too, through this headless Service.
     metrics = one(objs, "Service", "chaoslab-services-metrics")["spec"]["selector"]
     for name, entry in processes.items():
@@ -232,6 +235,8 @@ def test_locust_master_and_workers() -> None:
     # Customers reach the front doors by cluster Service name, never via *.aws.internal.
     cfg = yaml.safe_load(one(objs, "ConfigMap", "chaoslab-locust-config")["data"]["chaoslab.yaml"])
     assert cfg["targets"]["iam"] == f"iam-us-east-1.{NAMESPACE}.svc.cluster.local:50051"
+    assert cfg["targets"]["signin"] == f"signin-us-east-1.{NAMESPACE}.svc.cluster.local:50051"
+    assert cfg["targets"]["sts"] == f"sts-us-east-1.{NAMESPACE}.svc.cluster.local:50051"
     assert cfg["targets"]["lambda.us-west-2"].startswith("lambda-us-west-2.")
     assert cfg["regions"] == ["us-east-1", "us-west-2"]
     from chaoslab_loadtest import config as load_config

@@ -211,7 +211,7 @@ def test_state_json_points_at_the_node(node: RunningNode) -> None:
 def test_prometheus_discovers_every_lab_target(node: RunningNode) -> None:
     jobs = {"chaoslab-services", "coredns", "chaoslab-operator", "chaoslab-loadtest"}
     seen: list[list[dict]] = []
-    # values-minimal: one region, one process a catalog service (iam answers sts too).
+    # values-minimal: one region, one process a catalog service (iam, sts, signin global).
     processes = len(node.json("-n", "chaoslab", "get", "deployments", "-l",
                               "chaoslab.io/service")["items"])
     assert processes >= 6, processes

@@ -215,11 +215,13 @@ def _failover(v: Verdict, ev: Evidence) -> None:
              " available)")
     path = failure_path(ev.report, ev.sc, Tier("workflow", "signin", "us-west-2"))
     keys = [t.key for t in path.tiers]
-    v.expect(keys[1:3] == ["service:iam.us-east-1", "service:dynamodb.us-east-1"]
+    v.expect(keys[1:4] == ["service:signin.us-east-1", "service:iam.us-east-1",
+                           "service:dynamodb.us-east-1"]
              and path.reaches_dns, f"path: {path.describe()}")
     why = [line for line in ev.report.summary
            if line.startswith(f"Why {Tier('workflow', 'signin', 'us-west-2').label} failed")]
-    v.expect(bool(why) and "IAM (us-east-1) → DynamoDB (us-east-1)" in why[0],
+    v.expect(bool(why) and "Sign-in (us-east-1) → IAM (us-east-1) → DynamoDB (us-east-1)"
+             in why[0],
              f"the game-day report says why: {why[0] if why else 'no such sentence'}")
 
 

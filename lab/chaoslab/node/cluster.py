@@ -312,7 +312,8 @@ class NodeLab:
         if out.returncode == 0:
             ips = {s["metadata"]["name"]: s["spec"].get("clusterIP", "")
                    for s in json.loads(out.stdout)["items"]}
-        # Service `<service>-<region>` answers endpoint `<service>.<region>` (iam, sts: global).
+        # Service `<service>-<region>` answers endpoint `<service>.<region>` (iam, sts,
+        # signin: global, `<service>-us-east-1`).
         services = {}
         for e in catalog.ENDPOINTS:
             ip = ips.get(f"{e.key.split('.')[0]}-{e.region}", "")
