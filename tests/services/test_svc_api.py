@@ -304,7 +304,8 @@ def test_health_probes_and_metric_names(lab):
         stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(proc.address))
         resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=T)
         assert resp.status == health_pb2.HealthCheckResponse.SERVING, key
-    names = {"iam": "chaoslab.sts.v1.STS", "lambda.us-east-1": "chaoslab.lambda.v1.Lambda"}
+    names = {"sts": "chaoslab.sts.v1.STS", "signin": "chaoslab.signin.v1.SignIn",
+             "lambda.us-east-1": "chaoslab.lambda.v1.Lambda"}
     for key, service in names.items():
         stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(lab.address(key)))
         assert stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=T).status == \

@@ -271,22 +271,25 @@ def test_config_file_and_flags(tmp_path):
 
 def test_catalog_and_write_endpoints(tmp_path):
     keys = {e.key for e in catalog.ENDPOINTS}
-    assert {"iam", "sts", "dynamodb.us-east-1", "lambda.us-west-2", "ec2.us-east-1",
+    assert {"iam", "sts", "signin", "dynamodb.us-east-1", "lambda.us-west-2", "ec2.us-east-1",
             "ec2.us-west-2"} <= keys
     assert catalog.dependencies("ec2", "us-west-2") == ("dynamodb.us-west-2",)
     assert catalog.BY_KEY["sts"].fqdn == "sts.aws.internal"
+    assert catalog.BY_KEY["signin"].fqdn == "signin.aws.internal"
+    assert catalog.dependencies("signin", "us-east-1") == ("iam", "sts")
+    assert catalog.dependencies("sts", "us-east-1") == ("dynamodb.us-east-1", "kms.us-east-1")
     assert catalog.BY_KEY["iam"].region == "us-east-1"
     ports = {e.key: 40000 + i for i, e in enumerate(catalog.PROCESSES)}
     doc = yaml.safe_load(catalog.write_endpoints(tmp_path / "e.yaml", ports).read_text())
-    assert doc["sts"]["port"] == doc["iam"]["port"]
+    assert doc["sts"]["port"] == ports["sts"] != doc["iam"]["port"]  # a process of its own
     assert doc["dynamodb.us-west-2"] == {"host": "dynamodb.us-west-2.aws.internal",
                                          "port": ports["dynamodb.us-west-2"]}
     partial = catalog.endpoints_doc({"iam": 1, "sts": 2, "dynamodb.us-east-1": 3})
-    assert set(partial) == {"iam", "sts", "dynamodb.us-east-1"} and partial["sts"]["port"] == 1
+    assert set(partial) == {"iam", "sts", "dynamodb.us-east-1"} and partial["sts"]["port"] == 2
     with pytest.raises(KeyError):
         catalog.endpoints_doc({})
-    assert catalog.BY_KEY["sts"].alias_of == "iam" and "sts" not in {
-        e.key for e in catalog.PROCESSES}
+    assert {"iam", "sts", "signin"} <= {e.key for e in catalog.PROCESSES}
+    assert all(catalog.BY_KEY[k].region == "us-east-1" for k in catalog.GLOBAL_SERVICES)
     assert catalog.dependencies("lambda", "us-west-2") == (
         "iam", "sts", "s3.us-west-2", "dynamodb.us-west-2", "cloudwatch.us-west-2")
 

@@ -29,11 +29,12 @@ from chaoslab_services.protos import (
     kms_pb2,
     lambda_pb2,
     s3_pb2,
+    signin_pb2,
     sts_pb2,
 )
 
 MODULES = {"dynamodb.us-east-1": [dynamodb_pb2], "kms.us-east-1": [kms_pb2],
-           "iam": [iam_pb2, sts_pb2], "s3.us-east-1": [s3_pb2],
+           "iam": [iam_pb2], "sts": [sts_pb2], "signin": [signin_pb2], "s3.us-east-1": [s3_pb2],
            "lambda.us-east-1": [lambda_pb2], "cloudwatch.us-east-1": [cloudwatch_pb2],
            "ec2.us-east-1": [ec2_pb2]}
 HEALTH = ("/grpc.health.v1.Health/Check", health_pb2.HealthCheckRequest.DESCRIPTOR)
