@@ -24,6 +24,7 @@ LAB_MODULES = frozenset({
     "tests/experiments/test_retry_storm.py",
     "tests/lab/test_clean_shutdown.py", "tests/lab/test_client_scope.py",
     "tests/lab/test_demo.py", "tests/lab/test_game_day_report.py",
+    "tests/lab/test_global_signin.py",
     "tests/lab/test_lab_failures.py", "tests/lab/test_lab_settings.py",
     "tests/lab/test_local_lab.py",
     "tests/lab/test_session_report.py", "tests/lab/test_soak.py",
