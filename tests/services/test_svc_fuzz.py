@@ -31,10 +31,10 @@ from chaoslab_services.protos import (
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNIMPLEMENTED,
           grpc.StatusCode.DATA_LOSS}
 MODULES = {"dynamodb": dynamodb_pb2, "kms": kms_pb2, "iam": iam_pb2, "sts": sts_pb2,
-           "signin": signin_pb2, "s3": s3_pb2, "lambda": lambda_pb2, "cloudwatch": cloudwatch_pb2, "ec2": ec2_pb2}
+           "signin": signin_pb2, "s3": s3_pb2, "lambda": lambda_pb2,
+           "cloudwatch": cloudwatch_pb2, "ec2": ec2_pb2}
 KEYS = {"dynamodb": "dynamodb.us-east-1", "kms": "kms.us-east-1", "iam": "iam", "sts": "sts",
-        "signin": "signin",
-        "s3": "s3.us-east-1", "lambda": "lambda.us-east-1",
+        "signin": "signin", "s3": "s3.us-east-1", "lambda": "lambda.us-east-1",
         "cloudwatch": "cloudwatch.us-east-1", "ec2": "ec2.us-east-1"}
 BIG = "x" * (1024 * 1024 + 1)
 TOKEN: dict[str, str] = {}
