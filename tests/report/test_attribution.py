@@ -271,3 +271,40 @@ def test_a_failover_blocked_by_the_global_control_plane_is_named() -> None:
     report = _report(down, [_window("a", 40, 60, DDB)], dependency_calls=calls,
                      workflow_runs=workflow)
     assert not [x for x in report.summary if x.startswith("Failover to")]
+
+
+@pytest.mark.parametrize(("target", "chain"), [
+    (DDB, [("signin", "us-east-1", "iam", "rpc_error"),
+           ("iam", "us-east-1", "dynamodb.us-east-1", "dns_error")]),
+    ("sts.aws.internal", [("signin", "us-east-1", "sts", "dns_error")]),
+])
+def test_a_us_west_2_sign_in_is_traced_through_the_global_sign_in_endpoint(
+        target: str, chain: list[tuple[str, str, str, str]]) -> None:
+    """The signin workflow's front door is the global Sign-in tier (us-east-1) for every
+    region; from there the path follows whichever global tier failed: IAM down to
+    DynamoDB us-east-1, or STS itself."""
+    times = tuple(float(i) for i in range(N))
+    fault = set(range(41, 61))
+    tiers = {client for client, *_ in chain} | {dep.split(".")[0] for _, _, dep, _ in chain}
+    series = [s for svc in sorted(tiers) for s in _tier(svc, fault if svc != "dynamodb"
+                                                        else set())]
+    series += _tier("dynamodb", set(), "us-west-2")
+    calls = []
+    for client, region, dep, outcome in chain:
+        failing = [RATE if i in fault else 0.0 for i in range(N)]
+        labels = {"service": client, "region": region, "dependency": dep}
+        calls += [Series({**labels, "outcome": "ok"}, times,
+                         _cumulative([RATE - f for f in failing])),
+                  Series({**labels, "outcome": outcome}, times, _cumulative(failing))]
+    bad = [RATE if i in fault else 0.0 for i in range(N)]
+    workflow = [Series({"workflow": "signin", "region": "us-west-2", "result": "ok"}, times,
+                       _cumulative([RATE - b for b in bad])),
+                Series({"workflow": "signin", "region": "us-west-2", "result": "error"},
+                       times, _cumulative(bad))]
+    report = _report(series, [_window("a", 40, 60, target)], dependency_calls=calls,
+                     workflow_runs=workflow)
+    why = next(x for x in report.summary if x.startswith("Why customers: sign-in (us-west-2)"))
+    hops = " → ".join({"iam": "IAM", "sts": "STS", "dynamodb.us-east-1": "DynamoDB"}[dep]
+                      + " (us-east-1)" for _, _, dep, _ in chain)
+    assert why == ("Why customers: sign-in (us-west-2) failed: customers: sign-in (us-west-2) → "
+                   f"Sign-in (us-east-1) → {hops}: dns_error."), why
