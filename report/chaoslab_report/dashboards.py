@@ -283,6 +283,28 @@ def service() -> Board:
         (f"sum by (service, region) (rate(chaoslab_service_dwfm_shed_total{{{SVC}}}"
          f"[{RI}]))", "shed by the throttle {{region}}"),
     ], "ops", w=24)
+    b.row("Health-checked DNS failover (the NLB / Route 53 role)")
+    b.panel("Targets in DNS, removed and passing health checks", [
+        (f"sum by (endpoint, state) (chaoslab_service_failover_targets{{{SVC}}})",
+         "{{state}} {{endpoint}}"),
+        (f"sum by (endpoint) (chaoslab_service_failover_healthy_targets{{{SVC}}})",
+         "healthy {{endpoint}}"),
+        (f"max by (endpoint) (chaoslab_service_failover_velocity_limit{{{SVC}}})",
+         "velocity limit on {{endpoint}}"),
+        (f"max by (endpoint) (chaoslab_service_failover_enabled{{{SVC}}})",
+         "failover on {{endpoint}}"),
+    ], "short", description="Healthy below in-DNS is capacity whose health checks pass but "
+        "which failover removed; in-DNS above healthy is what the velocity limit kept.")
+    b.panel("Failover removals, restores, refusals and probes", [
+        (f"sum by (endpoint) (rate(chaoslab_service_failover_removals_total{{{SVC}}}"
+         f"[{RI}]))", "removed {{endpoint}}"),
+        (f"sum by (endpoint) (rate(chaoslab_service_failover_restores_total{{{SVC}}}"
+         f"[{RI}]))", "restored {{endpoint}}"),
+        (f"sum by (endpoint) (rate(chaoslab_service_failover_refused_total{{{SVC}}}"
+         f"[{RI}]))", "refused by the velocity limit {{endpoint}}"),
+        (f"sum by (endpoint, result) (rate(chaoslab_service_failover_probes_total{{{SVC}}}"
+         f"[{RI}]))", "probes {{result}} {{endpoint}}"),
+    ], "ops")
     return b
 
 

@@ -46,12 +46,13 @@ def cross_region_lines(sc: ScenarioReport) -> list[str]:
                if i.tier.kind == "service" and i.tier.region == region]
         if not own:
             continue  # the region's own services fell too: not a blocked failover
-        crossed = sorted({t.label for p in paths for t in p.tiers[1:] if t.region != region})
+        crossed = list(dict.fromkeys(t.label for p in paths for t in p.tiers[1:]
+                                     if t.region != region))  # in path order, once each
         failed = ", ".join(
             f"{WORKFLOW_NAMES.get(p.start.name, p.start.name)} down to "
             f"{pct(_min_availability(sc, p))}" for p in paths)
         out.append(f"Failover to {region} blocked by the global control plane: its customers' "
-                   f"{failed}, through {' and '.join(crossed)}, while {region}'s own "
+                   f"{failed}, through {', '.join(crossed)}, while {region}'s own "
                    + ", ".join(i.tier.label for i in own) + " stayed at or above the SLO.")
     return out
 
@@ -208,9 +209,10 @@ def _mitigation_sentence(sc: ScenarioReport, m: Mitigation, restored: float,
                    key=lambda i: i.recovered_at or 0.0)
     stuck = [i.tier.label for i in sc.degraded() if i.recovery_after_revert_s is None]
     if after:
-        text += (", with " + ", ".join(i.tier.label for i in after) + " still below the SLO; "
-                 "back " + ", ".join(_after(i.recovered_at or m.at, m.at, step) for i in after)
-                 + " after it")
+        text += (", with " + ", ".join(i.tier.label for i in after) + " still below the SLO;"
+                 " back after it: " + ", ".join(
+                     f"{i.tier.label} {_after(i.recovered_at or m.at, m.at, step)}"
+                     for i in after))
     if stuck:
         text += "; still down at the end: " + ", ".join(stuck)
     return text + "."
@@ -218,4 +220,4 @@ def _mitigation_sentence(sc: ScenarioReport, m: Mitigation, restored: float,
 
 def _after(t: float, since: float, step: float) -> str:
     delta = t - since
-    return f"within {duration(step)}" if delta < step else duration(delta)
+    return f"within {duration(step)}" if delta < step else f"{duration(delta)} later"

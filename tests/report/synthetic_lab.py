@@ -159,6 +159,7 @@ def render(t: float) -> str:
     _operator(x, t)
     _coredns(x, t)
     _dwfm(x, t)
+    _failover(x, t)
     return x.text()
 
 
@@ -254,6 +255,34 @@ def _dwfm(x: Exposition, t: float) -> None:
           float(DWFM_HOSTS if t >= DWFM_LAPSED else 0))
     x.add("chaoslab_service_dwfm_shed_total", "counter", base,
           float(DWFM_HOSTS / 2 if t >= DWFM_THROTTLED else 0))
+
+
+FAILOVER_TARGETS = 8  # behind nlb.us-east-1, all serving, none propagated in the fault
+
+
+def _failover(x: Exposition, t: float) -> None:
+    """The health checker of a front door: its targets fail their checks during the fault;
+    the velocity limit removes a quarter, every target is back 4 s after the revert."""
+    base = {"service": "nlb", "region": "us-east-1", "endpoint": "nlb.us-east-1.aws.internal"}
+    failing = INJECT <= t < REVERT
+    removed = 2.0 if INJECT + 2 <= t < REVERT + 4 else 0.0
+    x.add("chaoslab_service_failover_targets", "gauge", {**base, "state": "in_dns"},
+          FAILOVER_TARGETS - removed)
+    x.add("chaoslab_service_failover_targets", "gauge", {**base, "state": "removed"}, removed)
+    x.add("chaoslab_service_failover_healthy_targets", "gauge", base,
+          0.0 if failing else float(FAILOVER_TARGETS))
+    x.add("chaoslab_service_failover_velocity_limit", "gauge", base, 1.0)
+    x.add("chaoslab_service_failover_enabled", "gauge", base, 1.0)
+    x.add("chaoslab_service_failover_removals_total", "counter", base,
+          2.0 if t >= INJECT + 2 else 0.0)
+    x.add("chaoslab_service_failover_restores_total", "counter", base,
+          2.0 if t >= REVERT + 4 else 0.0)
+    x.add("chaoslab_service_failover_refused_total", "counter", base,
+          window(6.0, INJECT + 2, REVERT).total(t))
+    x.add("chaoslab_service_failover_probes_total", "counter", {**base, "result": "ok"},
+          Rate((0.0, 8.0), (INJECT, 0.0), (REVERT, 8.0)).total(t))
+    x.add("chaoslab_service_failover_probes_total", "counter", {**base, "result": "failed"},
+          window(8.0, INJECT, REVERT).total(t))
 
 
 def _coredns(x: Exposition, t: float) -> None:

@@ -142,7 +142,8 @@ def test_a_mitigation_is_read_off_its_gauge_and_named_in_the_summary() -> None:
         {"tier": "service:ec2.us-east-1", "what": "DWFM's incoming-work throttle", "at": 29.0}]
     line = next(x for x in sc_summary(data, window) if x.startswith("Mitigation:"))
     assert "EC2 (us-east-1)" in line and "11.0 s after DNS was restored" in line, line
-    assert "with EC2 (us-east-1) still below the SLO; back 5.5 s after it" in line, line
+    assert ("with EC2 (us-east-1) still below the SLO; back after it: EC2 (us-east-1) "
+            "5.5 s later") in line, line
 
 
 def sc_summary(data: Collected, window: ScenarioWindow) -> list[str]:

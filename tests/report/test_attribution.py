@@ -263,7 +263,7 @@ def test_a_failover_blocked_by_the_global_control_plane_is_named() -> None:
                      workflow_runs=workflow)
     line = next(x for x in report.summary if x.startswith("Failover to us-west-2"))
     assert line == ("Failover to us-west-2 blocked by the global control plane: its "
-                    "customers' invoke down to 0.0%, through DynamoDB (us-east-1) and IAM "
+                    "customers' invoke down to 0.0%, through IAM (us-east-1), DynamoDB "
                     "(us-east-1), while us-west-2's own DynamoDB (us-west-2) stayed at or "
                     "above the SLO."), line
     # With us-west-2's own services down too it is a regional outage, not a blocked failover.
