@@ -9,9 +9,11 @@ import pytest
 from game_day_data import END, INJECT, REVERT, T0, cascade
 
 from chaoslab.experiment import compare, hypotheses
+from chaoslab.experiment.command import DEFAULT_PROFILES, PROFILE_SETS, expand_profiles
 from chaoslab_report.analysis import Tier
 from chaoslab_report.paths import failure_path
 from chaoslab_report.timeline import Fault
+from chaoslab_services.common.config import available_profiles
 
 NODATA = (Fault("dynamodb.us-east-1.aws.internal", "nodata"),)
 
@@ -145,3 +147,47 @@ def test_the_plot_is_drawn(tmp_path: Path) -> None:
     c = compare.compare("retry-storm", "", "nodata", rows, slo=0.99, hold=10)
     out = plot.draw(c, [stuck, cut, quick], tmp_path / "comparison.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_profile_gets_a_metastable_verdict_line() -> None:
+    # The four outcomes a comparison can print: stuck until the load cut, stuck for the
+    # whole window, healed by itself, never degraded; and the summary naming the stuck.
+    cut = REVERT + 40
+    rows = [compare.row("legacy", cascade(cut + 6).report(faults=NODATA),
+                        relief_at=T0 + cut, relief_users=2),
+            compare.row("standard", cascade(None).report(faults=NODATA)),
+            compare.row("adaptive", cascade(REVERT + 4).report(faults=NODATA)),
+            compare.row("sdk-2026", cascade(INJECT).report(faults=NODATA))]
+    c = compare.compare("retry-storm", "", "nodata on x, 10 s", rows, slo=0.99, hold=10)
+    legacy, standard, adaptive, sdk = (compare.verdict_text(r) for r in rows)
+    assert legacy.startswith("**legacy**: **metastable**: below the SLO for 40 s")
+    assert "30 s)" in legacy and "cutting the load to 2 customers" in legacy
+    assert standard.startswith("**standard**: **metastable**")
+    assert "not back by the end of the observation" in standard
+    assert adaptive.startswith("**adaptive**: not metastable: recovered by itself")
+    assert sdk == "**sdk-2026**: not metastable: no tier fell below the SLO"
+    assert compare.metastable_summary(c) == (
+        "The fault became a metastable failure under 2 of 4 profiles: legacy, standard.")
+    text = compare.markdown(c)
+    assert compare.metastable_summary(c) in text
+    assert all(f"- {compare.verdict_text(r)}" in text for r in rows)
+    healed = compare.compare("retry-storm", "", "x", rows[2:], slo=0.99, hold=10)
+    assert compare.metastable_summary(healed) == (
+        "The fault became a metastable failure under none of the 2 profiles.")
+
+
+def test_a_window_too_short_to_tell_is_not_called_metastable() -> None:
+    # Cut 5 s after the restore of a 10 s fault: still down, but not for 3x the fault.
+    cut = REVERT + 5
+    row = compare.row("x", cascade(cut + 6).report(faults=NODATA), relief_at=T0 + cut,
+                      relief_users=2)
+    assert not row.metastable
+    assert compare.verdict_text(row).startswith("**x**: not judged metastable")
+
+
+def test_profile_sets_expand_in_order_each_profile_once() -> None:
+    assert expand_profiles("sdk") == ["legacy", "standard", "adaptive", "sdk-2026"]
+    assert expand_profiles("policies") == DEFAULT_PROFILES.split(",")
+    assert expand_profiles(" naive , sdk,legacy,, x.yaml") == [
+        "naive", "legacy", "standard", "adaptive", "sdk-2026", "x.yaml"]
+    assert {p for names in PROFILE_SETS.values() for p in names} <= set(available_profiles())

@@ -232,6 +232,42 @@ def recovery_text(r: Row) -> str:
     return text
 
 
+def verdict_text(r: Row) -> str:
+    """One line saying whether the fault became a metastable failure under this profile,
+    and the measurement that decides it: the table's yes/no alone hides whether a profile
+    healed, never fell, or simply was not watched for long enough to tell."""
+    need = METASTABLE_FACTOR * r.fault_s
+    rule = f"≥ {METASTABLE_FACTOR:g}{X} the {r.fault_s:.0f} s fault: {need:.0f} s"
+    if r.metastable:
+        if r.recovered_by == "load cut":
+            how = (f"back only {_secs(r.relief_recovery_s)} after cutting the load to "
+                   f"{r.relief_users} customers")
+        elif r.relief_users is not None:
+            how = f"not back even after cutting the load to {r.relief_users} customers"
+        else:
+            how = "not back by the end of the observation"
+        return (f"**{r.profile}**: **metastable**: below the SLO for {r.below_slo_s:.0f} s "
+                f"after the DNS restore ({rule}) without recovering by itself; {how}")
+    if r.recovered_by == "unaffected":
+        return f"**{r.profile}**: not metastable: no tier fell below the SLO"
+    if r.recovered_by == "itself":
+        return (f"**{r.profile}**: not metastable: recovered by itself "
+                f"{r.recovery_s:.0f} s after the DNS restore")
+    return (f"**{r.profile}**: not judged metastable: still below the SLO "
+            f"{r.below_slo_s:.0f} s after the DNS restore, when watching stopped, short of "
+            f"{rule}; observe longer to tell")
+
+
+def metastable_summary(c: Comparison) -> str:
+    """The comparison's answer in one line: under which profiles the fault outlived itself."""
+    stuck = [r.profile for r in c.rows if r.metastable]
+    if not stuck:
+        return (f"The fault became a metastable failure under none of the {len(c.rows)} "
+                "profiles.")
+    return (f"The fault became a metastable failure under {len(stuck)} of {len(c.rows)} "
+            f"profiles: {', '.join(stuck)}.")
+
+
 def markdown(c: Comparison) -> str:
     lines = [f"### `{c.scenario}`: {c.faults}", ""]
     if c.hypothesis:
@@ -253,6 +289,8 @@ def markdown(c: Comparison) -> str:
             f"| {r.profile} | {r.fault_s:.0f} s | {recovery_text(r)} | "
             f"{'**yes**' if r.metastable else 'no'} | {_pct(r.peak_customer_errors)} | "
             f"{_pct(r.customer_errors)} | {amp} | {burn} | {_pct(r.budget_month_used)} |")
+    lines += ["", metastable_summary(c), ""]
+    lines += [f"- {verdict_text(r)}" for r in c.rows]
     lines += ["", f"SLO {c.slo:.2%} per tier; recovered = at or above it for {c.hold:.0f} s "
               "(the game-day report's definitions). Customer errors and budget run from the "
               "injection to the end of the observation window, before any load cut."]
