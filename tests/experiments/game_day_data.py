@@ -88,7 +88,8 @@ class Lab:
 def cascade(recover_at: float | None, *, customer_region: str = "us-east-1",
             iam_attempts: float = 5.0) -> Lab:
     """The flagship cascade: dynamodb.us-east-1 NODATA from INJECT; IAM (global) fails, and
-    with it sign-in, Lambda and invoke, until `recover_at` (None: never)."""
+    with it the global console sign-in (which checks passwords with IAM), Lambda and
+    invoke, until `recover_at` (None: never)."""
     end = recover_at if recover_at is not None else END + 1
     down = between(INJECT, end, 1.0)
     dns = between(INJECT, REVERT, 1.0)
@@ -97,11 +98,14 @@ def cascade(recover_at: float | None, *, customer_region: str = "us-east-1",
             .workflow("signin", r, 4.0, down)
             .workflow("invoke", r, 6.0, down)
             .workflow("items", r, 5.0, between(0, 0, 0.0))
+            .service("signin", "us-east-1", 4.0, down)
             .service("iam", "us-east-1", 12.0, down)
             .service("lambda", r, 6.0, down)
             .service("dynamodb", "us-east-1", 20.0, between(0, 0, 0.0))
             .service("dynamodb", "us-west-2", 5.0, between(0, 0, 0.0))
             .service("kms", "us-east-1", 2.0, between(0, 0, 0.0))
+            .edge("signin", "us-east-1", "iam", 4.0, down, "rpc_error",
+                  attempts=between(INJECT, end, iam_attempts, 1.0))
             .edge("lambda", r, "iam", 6.0, down, "rpc_error",
                   attempts=between(INJECT, end, iam_attempts, 1.0))
             .edge("iam", "us-east-1", "dynamodb.us-east-1", 12.0, dns, "dns_error",

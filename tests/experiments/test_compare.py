@@ -73,7 +73,8 @@ def test_the_failover_path_runs_through_global_iam() -> None:
     sc = report.scenarios[0]
     path = failure_path(report, sc, Tier("workflow", "signin", "us-west-2"))
     assert [t.key for t in path.tiers] == [
-        "workflow:signin.us-west-2", "service:iam.us-east-1", "service:dynamodb.us-east-1"]
+        "workflow:signin.us-west-2", "service:signin.us-east-1", "service:iam.us-east-1",
+        "service:dynamodb.us-east-1"]
     assert path.reaches_dns
     assert path.describe().endswith("DynamoDB (us-east-1): dns_error")
     invoke = failure_path(report, sc, Tier("workflow", "invoke", "us-west-2"))
