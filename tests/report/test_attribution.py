@@ -238,27 +238,37 @@ def test_a_prompt_coredns_adds_no_line_and_none_without_its_counter() -> None:
     assert other.scenarios[0].to_json()["first_impact"][0]["after_dns_fault_s"] is None
 
 
-def test_a_failover_blocked_by_the_global_control_plane_is_named() -> None:
-    """us-west-2's customers fail through global IAM in us-east-1 while us-west-2's own
-    DynamoDB serves every call: the summary says the failover was blocked, and by what."""
+def _edges(chain: list[tuple[str, str, str, str]], fault: set[int]) -> list[Series]:
+    """Dependency calls (client, region, dependency, failure outcome), RATE a second,
+    failing in the seconds `fault`."""
     times = tuple(float(i) for i in range(N))
-    fault = set(range(41, 61))
-    series = (_tier("lambda", fault, "us-west-2") + _tier("iam", fault)
-              + _tier("dynamodb", set(), "us-west-2"))
+    failing = [RATE if i in fault else 0.0 for i in range(N)]
     calls = []
-    for client, region, dep, outcome in (("lambda", "us-west-2", "iam", "rpc_error"),
-                                         ("iam", "us-east-1", "dynamodb.us-east-1",
-                                          "dns_error")):
-        failing = [RATE if i in fault else 0.0 for i in range(N)]
+    for client, region, dep, outcome in chain:
         labels = {"service": client, "region": region, "dependency": dep}
         calls += [Series({**labels, "outcome": "ok"}, times,
                          _cumulative([RATE - f for f in failing])),
                   Series({**labels, "outcome": outcome}, times, _cumulative(failing))]
+    return calls
+
+
+def _workflow(name: str, region: str, fault: set[int]) -> list[Series]:
+    times = tuple(float(i) for i in range(N))
     bad = [RATE if i in fault else 0.0 for i in range(N)]
-    workflow = [Series({"workflow": "invoke", "region": "us-west-2", "result": "ok"}, times,
-                       _cumulative([RATE - b for b in bad])),
-                Series({"workflow": "invoke", "region": "us-west-2", "result": "error"},
-                       times, _cumulative(bad))]
+    labels = {"workflow": name, "region": region}
+    return [Series({**labels, "result": "ok"}, times, _cumulative([RATE - b for b in bad])),
+            Series({**labels, "result": "error"}, times, _cumulative(bad))]
+
+
+def test_a_failover_blocked_by_the_global_control_plane_is_named() -> None:
+    """us-west-2's customers fail through global IAM in us-east-1 while us-west-2's own
+    DynamoDB serves every call: the summary says the failover was blocked, and by what."""
+    fault = set(range(41, 61))
+    series = (_tier("lambda", fault, "us-west-2") + _tier("iam", fault)
+              + _tier("dynamodb", set(), "us-west-2"))
+    calls = _edges([("lambda", "us-west-2", "iam", "rpc_error"),
+                    ("iam", "us-east-1", "dynamodb.us-east-1", "dns_error")], fault)
+    workflow = _workflow("invoke", "us-west-2", fault)
     report = _report(series, [_window("a", 40, 60, DDB)], dependency_calls=calls,
                      workflow_runs=workflow)
     line = next(x for x in report.summary if x.startswith("Failover to us-west-2"))
@@ -283,24 +293,13 @@ def test_a_us_west_2_sign_in_is_traced_through_the_global_sign_in_endpoint(
     """The signin workflow's front door is the global Sign-in tier (us-east-1) for every
     region; from there the path follows whichever global tier failed: IAM down to
     DynamoDB us-east-1, or STS itself."""
-    times = tuple(float(i) for i in range(N))
     fault = set(range(41, 61))
     tiers = {client for client, *_ in chain} | {dep.split(".")[0] for _, _, dep, _ in chain}
     series = [s for svc in sorted(tiers) for s in _tier(svc, fault if svc != "dynamodb"
                                                         else set())]
     series += _tier("dynamodb", set(), "us-west-2")
-    calls = []
-    for client, region, dep, outcome in chain:
-        failing = [RATE if i in fault else 0.0 for i in range(N)]
-        labels = {"service": client, "region": region, "dependency": dep}
-        calls += [Series({**labels, "outcome": "ok"}, times,
-                         _cumulative([RATE - f for f in failing])),
-                  Series({**labels, "outcome": outcome}, times, _cumulative(failing))]
-    bad = [RATE if i in fault else 0.0 for i in range(N)]
-    workflow = [Series({"workflow": "signin", "region": "us-west-2", "result": "ok"}, times,
-                       _cumulative([RATE - b for b in bad])),
-                Series({"workflow": "signin", "region": "us-west-2", "result": "error"},
-                       times, _cumulative(bad))]
+    calls = _edges(chain, fault)
+    workflow = _workflow("signin", "us-west-2", fault)
     report = _report(series, [_window("a", 40, 60, target)], dependency_calls=calls,
                      workflow_runs=workflow)
     why = next(x for x in report.summary if x.startswith("Why customers: sign-in (us-west-2)"))
